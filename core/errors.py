@@ -1,0 +1,101 @@
+"""Domain errors. Every one carries a message that names what was wrong and what is allowed.
+
+A command that raises any of these records nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CivicError(Exception):
+    """Base class of every error the platform reports to its users."""
+
+    code = "civic_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(CivicError):
+    """A value is not allowed: names the field, the value and what is allowed."""
+
+    code = "invalid_input"
+
+    def __init__(self, field: str, value: Any, allowed: str) -> None:
+        super().__init__(
+            f"{field}: {value!r} is not allowed; allowed: {allowed}",
+            field=field,
+            value=value,
+            allowed=allowed,
+        )
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
+class NotFound(CivicError):
+    """No such thing, or not visible to the actor (the two are indistinguishable on purpose)."""
+
+    code = "not_found"
+
+    def __init__(self, kind: str, key: Any, known: list[str] | None = None) -> None:
+        message = f"{kind} {key} not found"
+        if known is not None:
+            message += f"; known: {', '.join(known) if known else '(none)'}"
+        super().__init__(message, kind=kind, key=str(key))
+
+
+class PermissionDenied(CivicError):
+    """The actor's role may not do this; names the roles that may."""
+
+    code = "permission_denied"
+
+    def __init__(self, action: str, role: str, allowed_roles: list[str]) -> None:
+        super().__init__(
+            f"{action}: role {role!r} may not do this; allowed roles: {', '.join(allowed_roles)}",
+            action=action,
+            role=role,
+            allowed_roles=allowed_roles,
+        )
+
+
+class RuleViolation(CivicError):
+    """The command breaks a rule of the lifecycle or of the rubric."""
+
+    code = "rule_violation"
+
+
+class AlreadyExists(RuleViolation):
+    code = "already_exists"
+
+
+class VersionConflict(CivicError):
+    """The caller expected another version of the stream than the one stored."""
+
+    code = "version_conflict"
+
+    def __init__(self, kind: str, key: Any, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{kind} {key}: expected version {expected}, but it is at version {actual}; "
+            "reload and retry",
+            expected=expected,
+            actual=actual,
+        )
+
+
+class ConfigurationError(CivicError):
+    """The platform is misconfigured (storage URL, plugin settings)."""
+
+    code = "configuration_error"
+
+
+class PluginError(CivicError):
+    """A plugin is broken, incompatible or conflicts with another one."""
+
+    code = "plugin_error"

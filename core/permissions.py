@@ -1,0 +1,51 @@
+"""Who may do what. Every interface (CLI, HTTP, demo) goes through these same rules."""
+
+from __future__ import annotations
+
+from core.actors import Actor, Role
+from core.errors import PermissionDenied
+
+R = Role
+
+#: action -> roles allowed to perform it. Auditors appear nowhere: they only read.
+WRITE_RULES: dict[str, frozenset[Role]] = {
+    "register_tenant": frozenset({R.CITY_OWNER}),
+    "register_community": frozenset({R.CITY_OWNER, R.DISTRICT_OFFICER}),
+    "correct_community": frozenset({R.CITY_OWNER, R.DISTRICT_OFFICER}),
+    "configure_rubric": frozenset({R.CITY_OWNER}),
+    "create_campaign": frozenset({R.CITY_OWNER}),
+    "reschedule_phase": frozenset({R.CITY_OWNER}),
+    "open_campaign": frozenset({R.CITY_OWNER}),
+    "close_campaign": frozenset({R.CITY_OWNER}),
+    "cancel_campaign": frozenset({R.CITY_OWNER}),
+    "freeze_candidates": frozenset({R.CITY_OWNER, R.DISTRICT_OFFICER}),
+    "amend_candidates": frozenset({R.CITY_OWNER}),
+    "apply": frozenset({R.STREET_OFFICER}),
+    "resubmit": frozenset({R.STREET_OFFICER}),
+    "withdraw": frozenset({R.STREET_OFFICER, R.CITY_OWNER}),
+    "review": frozenset({R.DISTRICT_OFFICER}),
+    "score:self": frozenset({R.COMMUNITY}),
+    "score:mock": frozenset({R.DISTRICT_OFFICER}),
+    "score:official": frozenset({R.ASSESSOR}),
+    "record_veto": frozenset({R.ASSESSOR, R.INSPECTOR}),
+    "withdraw_veto": frozenset({R.ASSESSOR, R.INSPECTOR, R.CITY_OWNER}),
+    "conduct_inspection": frozenset({R.INSPECTOR}),
+    "record_finding": frozenset({R.INSPECTOR}),
+    "plan_rectification": frozenset({R.COMMUNITY, R.STREET_OFFICER}),
+    "complete_rectification": frozenset({R.COMMUNITY, R.STREET_OFFICER}),
+    "verify_rectification": frozenset({R.INSPECTOR}),
+    "record_survey": frozenset({R.CITY_OWNER, R.ASSESSOR}),
+    "open_public_notice": frozenset({R.CITY_OWNER}),
+    "close_public_notice": frozenset({R.CITY_OWNER}),
+    "file_objection": frozenset({R.RESIDENT}),
+    "resolve_objection": frozenset({R.CITY_OWNER}),
+    "decide": frozenset({R.CITY_OWNER}),
+    "revoke": frozenset({R.CITY_OWNER}),
+}
+
+
+def authorize(actor: Actor, action: str) -> None:
+    """Raise PermissionDenied unless ``actor``'s role may perform ``action``."""
+    allowed = WRITE_RULES[action]
+    if actor.role not in allowed:
+        raise PermissionDenied(action, actor.role.value, sorted(r.value for r in allowed))

@@ -1,0 +1,232 @@
+"""The application's infrastructure and the checks every command shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from core.actors import Actor, Role
+from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Tenant
+from core.domain import ids
+from core.errors import ConfigurationError, InvalidInput, NotFound, RuleViolation, VersionConflict
+from core.permissions import authorize
+from core.plugins import PluginHost
+from core.rubric import Rubric
+from core.storage import StoreConfig, configured_url, parse_url
+
+A = TypeVar("A", bound=Aggregate)
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+ALL_TENANTS = "*"
+
+_EXPECTED_RECORDERS = {
+    "memory": "eventsourcing.popo",
+    "sqlite": "eventsourcing.sqlite",
+    "postgres": "eventsourcing.postgres",
+}
+
+
+class LedgerBase(Application[UUID]):
+    """Event store, plugin host and shared command helpers.
+
+    ``store`` is a storage URL or a parsed :class:`StoreConfig`; by default the URL from
+    ``CIVIC_DATABASE_URL`` (or the SQLite file beside the project) is used. The library's
+    in-memory fallback is never reached: the persistence module is always set explicitly
+    and checked after start-up.
+    """
+
+    name = "CivicLedger"
+    snapshotting_intervals = {Tenant: 200, Community: 50, Campaign: 200, Candidacy: 200, Inspection: 100}
+
+    def __init__(
+        self,
+        store: StoreConfig | str | None = None,
+        plugins: PluginHost | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self.store = store if isinstance(store, StoreConfig) else parse_url(store or configured_url())
+        self.plugins = plugins if plugins is not None else PluginHost.discover()
+        self._today = today
+        self._rubric_cache: dict[str, Rubric] = {}
+        try:
+            super().__init__(env=dict(self.store.env))
+        except Exception as exc:
+            raise ConfigurationError(f"cannot open the event store at {self.store.display!r}: {exc}") from exc
+        module = type(self.factory).__module__
+        if module != _EXPECTED_RECORDERS[self.store.kind]:
+            raise ConfigurationError(
+                f"storage {self.store.display!r} resolved to {module}, expected "
+                f"{_EXPECTED_RECORDERS[self.store.kind]}; refusing to run on the wrong store"
+            )
+
+    # -- event metadata ---------------------------------------------------------
+
+    def today(self) -> str:
+        return self._today().isoformat()
+
+    def meta(
+        self,
+        actor: Actor,
+        tenant: str,
+        *,
+        on: str | None = None,
+        reason: str | None = None,
+        campaign: str | None = None,
+        rubric: str | None = None,
+    ) -> dict[str, Any]:
+        """Who, when, why and under what: recorded on every event."""
+        return {
+            "actor": actor.as_record(),
+            "tenant": tenant,
+            "effective": self.check_date("on", on) if on else self.today(),
+            "reason": reason,
+            "campaign": campaign,
+            "rubric": rubric,
+        }
+
+    # -- loading and saving -------------------------------------------------------
+
+    def load(self, cls: type[A], aggregate_id: UUID | str, actor: Actor, kind: str, version: int | None = None) -> A:
+        """Load an aggregate the actor may see; anything else is NotFound."""
+        try:
+            uid = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
+        except ValueError:
+            raise InvalidInput(f"{kind}_id", aggregate_id, "a UUID as printed by the platform") from None
+        try:
+            aggregate = self.repository.get(uid, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(kind, uid) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(kind, uid)
+        owner = aggregate.code if isinstance(aggregate, Tenant) else getattr(aggregate, "tenant", None)
+        if owner is not None and not self.can_see(actor, owner):
+            raise NotFound(kind, uid)
+        return aggregate
+
+    @staticmethod
+    def can_see(actor: Actor, tenant: str) -> bool:
+        return actor.tenant == tenant or (actor.role is Role.AUDITOR and actor.tenant == ALL_TENANTS)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        try:
+            self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def save_all(self, *aggregates: Aggregate) -> None:
+        """One atomic write; a concurrent writer's conflict becomes a VersionConflict-like error."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError as exc:
+            raise RuleViolation(
+                "another change was recorded on the same stream at the same time; reload and retry"
+            ) from exc
+
+    @staticmethod
+    def check_version(aggregate: Aggregate, expected: int | None, kind: str) -> None:
+        if expected is not None and expected != aggregate.version:
+            raise VersionConflict(kind, aggregate.id, expected, aggregate.version)
+
+    def authorize(self, actor: Actor, action: str, tenant: str) -> None:
+        authorize(actor, action)
+        if actor.tenant != tenant:
+            raise NotFound("tenant", tenant)
+
+    # -- rubrics --------------------------------------------------------------------
+
+    def rubric_by_hash(self, content_hash: str) -> Rubric:
+        """The rubric version recorded under ``content_hash`` (from the ledger, not a plugin)."""
+        cached = self._rubric_cache.get(content_hash)
+        if cached is not None:
+            return cached
+        try:
+            record = self.repository.get(ids.rubric_record_id(content_hash))
+        except AggregateNotFoundError:
+            raise NotFound("rubric version", content_hash) from None
+        assert isinstance(record, RubricRecord)
+        rubric = Rubric.model_validate_json(record.definition)
+        if rubric.content_hash != content_hash:
+            raise RuleViolation(f"stored rubric {record.rubric_id}@{record.version} does not match its hash {content_hash}")
+        self._rubric_cache[content_hash] = rubric
+        return rubric
+
+    def rubric_of(self, campaign: Campaign) -> Rubric:
+        return self.rubric_by_hash(campaign.rubric["hash"])
+
+    # -- input checks -------------------------------------------------------------------
+
+    @staticmethod
+    def check_date(field: str, value: Any) -> str:
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise InvalidInput(field, value, "an ISO date YYYY-MM-DD") from None
+
+    @staticmethod
+    def check_text(field: str, value: Any, *, max_length: int = 4000) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(field, value, "non-empty text")
+        if len(value) > max_length:
+            raise InvalidInput(field, value[:40] + "…", f"at most {max_length} characters")
+        return value.strip()
+
+    @staticmethod
+    def check_count(field: str, value: Any, *, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InvalidInput(field, value, f"a whole number >= {minimum}")
+        return value
+
+    @staticmethod
+    def check_evidence(field: str, evidence: Any) -> list[dict[str, str]]:
+        """Evidence references: file name + SHA-256 of its bytes (the bytes stay elsewhere)."""
+        if evidence is None:
+            return []
+        if not isinstance(evidence, list):
+            raise InvalidInput(field, evidence, "a list of {name, sha256}")
+        checked = []
+        for n, ref in enumerate(evidence):
+            if not isinstance(ref, dict) or set(ref) != {"name", "sha256"}:
+                raise InvalidInput(f"{field}[{n}]", ref, "an object with exactly 'name' and 'sha256'")
+            if not isinstance(ref["name"], str) or not ref["name"].strip():
+                raise InvalidInput(f"{field}[{n}].name", ref["name"], "a non-empty file name")
+            digest = str(ref["sha256"]).lower()
+            if not SHA256.match(digest):
+                raise InvalidInput(f"{field}[{n}].sha256", ref["sha256"], "64 hexadecimal characters (SHA-256)")
+            checked.append({"name": ref["name"].strip(), "sha256": digest})
+        return checked
+
+    @staticmethod
+    def check_points(rubric: Rubric, field: str, item_id: str, value: Any) -> Decimal:
+        """An item score: a number in [0, item maximum] on the rubric's step."""
+        try:
+            item = rubric.item(str(item_id))
+        except KeyError:
+            raise InvalidInput(field, item_id, f"an item id of rubric {rubric.ref} (1 of {len(rubric.items())})") from None
+        allowed = f"0 to {item.max_points} in steps of {rubric.step} (item {item.id})"
+        if isinstance(value, bool):
+            raise InvalidInput(f"{field}[{item.id}]", value, allowed)
+        try:
+            points = Decimal(str(value))
+        except InvalidOperation:
+            raise InvalidInput(f"{field}[{item.id}]", value, allowed) from None
+        if not points.is_finite() or points < 0 or points > item.max_points or points % rubric.step:
+            raise InvalidInput(f"{field}[{item.id}]", value, allowed)
+        return points.normalize() if points != 0 else Decimal(0)
+
+    def check_sheet(self, rubric: Rubric, field: str, scores: Any, *, complete: bool) -> dict[str, Decimal]:
+        if not isinstance(scores, dict) or not scores:
+            raise InvalidInput(field, scores, "an object mapping item ids to points")
+        checked = {str(k): self.check_points(rubric, field, k, v) for k, v in scores.items()}
+        if complete:
+            missing = [i.id for i in rubric.items() if i.id not in checked]
+            if missing:
+                raise InvalidInput(field, f"{len(checked)} items", f"every item of {rubric.ref}; missing: {', '.join(missing)}")
+        return checked

@@ -1,0 +1,289 @@
+"""Public notice (公示) with objections (异议), decisions (命名) and revocation (摘牌).
+
+Decisions are computed once by the rubric's decision style and recorded with their whole
+derivation and the stream positions they read; they are never recomputed on read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from core.actors import Actor
+from core.domain import Campaign, Candidacy, Community
+from core.domain.candidacy import APPLIED, APPROVED, NAMED, RETURNED
+from core.errors import InvalidInput, RuleViolation
+from core.plugins.types import CandidateEvidence, Outcome
+from core.rubric import Rubric, subtotals
+from core.services.inspections import InspectionCommands
+
+PLACES = Decimal("0.0001")
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(PLACES, rounding=ROUND_HALF_UP)
+
+
+def plain(value: Any) -> Any:
+    """Derivations are stored as plain JSON: decimals become strings."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class DecisionCommands(InspectionCommands):
+    # -- evidence -----------------------------------------------------------------------
+
+    def _combined(self, rubric: Rubric, sheets: dict[str, dict[str, Decimal]]) -> tuple[dict[str, Decimal], list[str]]:
+        """Per-item points combined over assessors by the rubric's aggregation, and the
+        items nobody scored."""
+        combine = self.plugins.aggregation(rubric.aggregation).combine
+        points: dict[str, Decimal] = {}
+        missing = []
+        for item in rubric.items():
+            given = [sheet[item.id] for _, sheet in sorted(sheets.items()) if item.id in sheet]
+            if given:
+                points[item.id] = _q(Decimal(combine(given)))
+            else:
+                missing.append(item.id)
+        return points, missing
+
+    def evidence(self, rubric: Rubric, candidacy: Candidacy, community: Community) -> CandidateEvidence:
+        """What the decision style sees of one candidacy, built from its recorded events."""
+        official, missing = self._combined(rubric, candidacy.scores["official"])
+        if missing:
+            raise RuleViolation(
+                f"{community.name}: official assessment incomplete; no official score for item(s) {', '.join(missing)}"
+            )
+        per_category, total = subtotals(rubric, official)
+        self_sheet = self._combined(rubric, candidacy.scores["self"])[0] if candidacy.scores["self"] else candidacy.application_scores
+        mock = self._combined(rubric, candidacy.scores["mock"])[0] if candidacy.scores["mock"] else None
+        survey = None
+        if candidacy.survey is not None:
+            s = candidacy.survey
+            survey = {
+                **s,
+                "satisfaction_rate": _q(Decimal(s["satisfied"] + s["basically_satisfied"]) / s["respondents"]),
+                "participation_rate": _q(Decimal(s["households"]) / community.households) if community.households else None,
+            }
+        return CandidateEvidence(
+            candidacy_id=str(candidacy.id),
+            community_id=str(community.id),
+            community_name=community.name,
+            level=candidacy.level,
+            item_points=official,
+            subtotals=per_category,
+            total=total,
+            assessors=sorted(candidacy.scores["official"]),
+            self_total=subtotals(rubric, self_sheet)[1],
+            mock_total=subtotals(rubric, mock)[1] if mock is not None else None,
+            vetoes=sorted(candidacy.vetoes),
+            survey=survey,
+            objections=candidacy.objection_counts(),
+            titles_held=community.held_levels(),
+            facts=dict(candidacy.facts),
+        )
+
+    def _by_level(self, actor: Actor, campaign: Campaign, ids: list[str]) -> dict[str, list[tuple[Candidacy, Community]]]:
+        """Candidacies grouped by level with their communities, each community loaded once
+        (a community may stand for several levels and must be saved as one object)."""
+        grouped: dict[str, list[tuple[Candidacy, Community]]] = {}
+        communities: dict[str, Community] = {}
+        for cid in ids:
+            candidacy = self.candidacy(actor, cid)
+            if candidacy.community_id not in communities:
+                communities[candidacy.community_id] = self.community(actor, candidacy.community_id)
+            grouped.setdefault(candidacy.level, []).append((candidacy, communities[candidacy.community_id]))
+        return grouped
+
+    # -- public notice --------------------------------------------------------------------
+
+    def open_public_notice(self, actor: Actor, campaign_id: str, start: str, end: str) -> list[str]:
+        """Put the preliminary list (初选名单) drawn by the decision style on public notice.
+
+        Every application must have been reviewed. Returns the candidacies on the list.
+        """
+        campaign = self._campaign_for(actor, campaign_id, "open_public_notice")
+        self.require_open(campaign)
+        if campaign.notice is not None:
+            raise RuleViolation(f"campaign {campaign.code} has already had its public notice")
+        start, end = self.check_date("start", start), self.check_date("end", end)
+        if end < start:
+            raise InvalidInput("end", end, f"a date on or after start {start}")
+        pending = [cid for cid in campaign.candidacies if self.candidacy(actor, cid).status in (APPLIED, RETURNED)]
+        if pending:
+            raise RuleViolation(f"{len(pending)} application(s) still await the district's review: {', '.join(pending)}")
+        approved = [cid for cid in campaign.candidacies if self.candidacy(actor, cid).status == APPROVED]
+        rubric = self.rubric_of(campaign)
+        style = self.plugins.style(rubric.style)
+        on_list: list[str] = []
+        preliminary: dict[str, Any] = {}
+        for level, pairs in self._by_level(actor, campaign, approved).items():
+            evidence = [self.evidence(rubric, c, com) for c, com in pairs]
+            for outcome in self._checked(style.preliminary(rubric, level, evidence), evidence):
+                preliminary[outcome.candidacy_id] = {"listed": outcome.named, "reasons": outcome.reasons}
+                if outcome.named:
+                    on_list.append(outcome.candidacy_id)
+        campaign.open_notice(
+            meta=self.campaign_meta(actor, campaign, on=start), start=start, end=end,
+            candidacy_ids=on_list, preliminary=plain(preliminary),
+        )
+        self.save_all(campaign)
+        return on_list
+
+    @staticmethod
+    def _checked(outcomes: list[Outcome], evidence: list[CandidateEvidence]) -> list[Outcome]:
+        expected = [e.candidacy_id for e in evidence]
+        if sorted(o.candidacy_id for o in outcomes) != sorted(expected):
+            raise RuleViolation("the decision style did not return exactly one outcome per candidate")
+        return outcomes
+
+    def close_public_notice(self, actor: Actor, campaign_id: str, on: str | None = None) -> None:
+        campaign = self._campaign_for(actor, campaign_id, "close_public_notice")
+        if campaign.notice is None or campaign.notice["closed"]:
+            raise RuleViolation(f"campaign {campaign.code} has no open public notice")
+        meta = self.campaign_meta(actor, campaign, on=on)
+        if meta["effective"] < campaign.notice["end"]:
+            raise RuleViolation(f"the public notice runs until {campaign.notice['end']}; it cannot close on {meta['effective']}")
+        campaign.close_notice(meta=meta)
+        self.save_all(campaign)
+
+    def file_objection(
+        self, actor: Actor, candidacy_id: str, text: str, items: list[str] | None = None, on: str | None = None
+    ) -> str:
+        """A resident objects to a candidate on public notice, optionally naming rubric items."""
+        candidacy, campaign = self._candidacy_for(actor, candidacy_id, "file_objection")
+        notice = campaign.notice
+        meta = self.campaign_meta(actor, campaign, on=on)
+        if notice is None or notice["closed"] or not notice["start"] <= meta["effective"] <= notice["end"]:
+            window = f"{notice['start']} to {notice['end']}" if notice else "not opened"
+            raise RuleViolation(f"objections are accepted during the public notice only ({window})")
+        if str(candidacy.id) not in notice["candidacy_ids"]:
+            raise RuleViolation("this candidacy is not on the public notice list")
+        rubric = self.rubric_of(campaign)
+        items = [str(i) for i in (items or [])]
+        for item in items:
+            try:
+                rubric.item(item)
+            except KeyError:
+                raise InvalidInput("items", item, f"item ids of rubric {rubric.ref}") from None
+        objection_id = uuid.uuid4().hex[:12]
+        candidacy.file_objection(meta=meta, objection_id=objection_id, text=self.check_text("text", text), items=items)
+        self.save_all(candidacy)
+        return objection_id
+
+    def resolve_objection(
+        self, actor: Actor, candidacy_id: str, objection_id: str, upheld: bool, reason: str, on: str | None = None
+    ) -> None:
+        candidacy, campaign = self._candidacy_for(actor, candidacy_id, "resolve_objection")
+        if objection_id not in candidacy.objections:
+            raise InvalidInput("objection_id", objection_id, ", ".join(candidacy.objections) or "(no objections filed)")
+        if candidacy.objections[objection_id]["status"] != "open":
+            raise RuleViolation(f"objection {objection_id} is already {candidacy.objections[objection_id]['status']}")
+        if not isinstance(upheld, bool):
+            raise InvalidInput("upheld", upheld, "true or false")
+        candidacy.resolve_objection(
+            meta=self.campaign_meta(actor, campaign, on=on, reason=self.check_text("reason", reason)),
+            objection_id=objection_id, upheld=upheld,
+        )
+        self.save_all(candidacy)
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def decide(self, actor: Actor, campaign_id: str, on: str | None = None) -> dict[str, bool]:
+        """Decide every approved candidacy after the public notice closed, in one write.
+
+        Candidates on the notice list are decided by the rubric's style; the others are
+        recorded as not named with their preliminary reasons. Named ones get the title on
+        their community. Returns candidacy id -> named.
+        """
+        campaign = self._campaign_for(actor, campaign_id, "decide")
+        self.require_open(campaign)
+        if campaign.decided:
+            raise RuleViolation(f"campaign {campaign.code} is already decided")
+        if campaign.notice is None or not campaign.notice["closed"]:
+            raise RuleViolation(f"campaign {campaign.code}: decisions follow the closed public notice")
+        rubric = self.rubric_of(campaign)
+        style = self.plugins.style(rubric.style)
+        meta = self.campaign_meta(actor, campaign, on=on)
+        listed = set(campaign.notice["candidacy_ids"])
+        approved = [cid for cid in campaign.candidacies if self.candidacy(actor, cid).status == APPROVED]
+        changed: list[Any] = []
+        results: dict[str, bool] = {}
+        for level, pairs in self._by_level(actor, campaign, approved).items():
+            open_objections = [com.name for c, com in pairs if c.objection_counts()["open"]]
+            if open_objections:
+                raise RuleViolation(f"objections still open for: {', '.join(open_objections)}")
+            on_notice = [(c, com) for c, com in pairs if str(c.id) in listed]
+            evidence = [self.evidence(rubric, c, com) for c, com in on_notice]
+            outcomes = {o.candidacy_id: o for o in self._checked(style.decide(rubric, level, evidence), evidence)}
+            for candidacy, community in pairs:
+                cid = str(candidacy.id)
+                outcome = outcomes.get(cid) or Outcome(
+                    cid, False, ["not on the public notice list (未列入公示名单)"],
+                    {"preliminary": campaign.notice["preliminary"].get(cid)},
+                )
+                derivation = {
+                    "style": {"name": style.name, "version": style.version},
+                    "rubric": dict(campaign.rubric),
+                    "level": level,
+                    "named": outcome.named,
+                    "reasons": list(outcome.reasons),
+                    "outcome": plain(outcome.derivation),
+                    "positions": {
+                        "candidacy": [cid, candidacy.version],
+                        "community": [str(community.id), community.version],
+                        "campaign": [str(campaign.id), campaign.version],
+                    },
+                }
+                candidacy.decide(meta=meta, named=outcome.named, derivation=derivation)
+                changed.append(candidacy)
+                if outcome.named:
+                    community.award_title(
+                        meta=meta, candidacy_id=cid, campaign_id=str(campaign.id), level=level,
+                        label=rubric.level(level).label, rubric=campaign.rubric["hash"],
+                    )
+                    if community not in changed:
+                        changed.append(community)
+                results[cid] = outcome.named
+        campaign.record_decisions(
+            meta=meta,
+            outcomes={cid: {"named": named} for cid, named in results.items()},
+        )
+        self.save_all(campaign, *changed)
+        return results
+
+    def revoke(
+        self, actor: Actor, candidacy_id: str, reason: str, findings: list[str], on: str | None = None
+    ) -> None:
+        """Revoke a title (摘牌) after failed rectification found by supervision.
+
+        ``findings`` name ``INSPECTION_ID/FINDING_ID`` of supervision inspections of this
+        candidacy whose rectification was rejected or is overdue.
+        """
+        candidacy, campaign = self._candidacy_for(actor, candidacy_id, "revoke")
+        if candidacy.status != NAMED:
+            raise RuleViolation(f"candidacy is {candidacy.status}; only a titled community can lose its title")
+        meta = self.campaign_meta(actor, campaign, on=on, reason=self.check_text("reason", reason))
+        if not isinstance(findings, list) or not findings:
+            raise InvalidInput("findings", findings, "at least one INSPECTION_ID/FINDING_ID whose rectification failed")
+        for ref in findings:
+            inspection_id, _, finding_id = str(ref).partition("/")
+            inspection = self.inspection(actor, inspection_id)
+            if inspection.candidacy_id != str(candidacy.id) or inspection.purpose != "supervision":
+                raise InvalidInput("findings", ref, "findings of supervision inspections of this candidacy")
+            self._finding(inspection, finding_id)
+            if not inspection.is_failed(finding_id, meta["effective"]):
+                raise RuleViolation(
+                    f"finding {ref} is {inspection.findings[finding_id]['status']} and not overdue on "
+                    f"{meta['effective']}; revocation needs failed rectification"
+                )
+        community = self.community(actor, candidacy.community_id)
+        candidacy.revoke(meta=meta, findings=[str(f) for f in findings])
+        community.revoke_title(meta=meta, candidacy_id=str(candidacy.id))
+        self.save_all(candidacy, community)

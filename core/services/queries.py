@@ -1,0 +1,86 @@
+"""Read-side queries derived from the recorded events: history and outcome tables."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from core.actors import Actor
+from core.domain import Campaign, Candidacy
+from core.errors import InvalidInput, NotFound
+from core.services.decisions import DecisionCommands, plain
+
+
+class QueryMixin(DecisionCommands):
+    def stream_events(self, actor: Actor, stream_id: str) -> list[Any]:
+        """The events of one stream the actor may see, in order."""
+        try:
+            uid = UUID(str(stream_id))
+        except ValueError:
+            raise InvalidInput("stream_id", stream_id, "a UUID as printed by the platform") from None
+        events = list(self.events.get(uid))
+        if not events:
+            raise NotFound("stream", uid)
+        tenant = getattr(events[0], "meta", {}).get("tenant")
+        if tenant is not None and not self.can_see(actor, tenant):
+            raise NotFound("stream", uid)
+        return events
+
+    def history(self, actor: Actor, stream_id: str, *, include_related: bool = True) -> list[dict[str, Any]]:
+        """Every event of a candidacy, community, inspection or campaign in recorded order, with
+        who, when, what and why. A campaign's history includes its candidacies and inspections."""
+        events = self.stream_events(actor, stream_id)
+        aggregate = self.repository.get(UUID(str(stream_id)))
+        if include_related and isinstance(aggregate, Campaign):
+            for related in [*aggregate.candidacies, *aggregate.inspections]:
+                events.extend(self.stream_events(actor, related))
+        events.sort(key=lambda e: (e.timestamp, str(e.originator_id), e.originator_version))
+        return [describe(e) for e in events]
+
+    def outcome_table(self, actor: Actor, campaign_id: str) -> list[dict[str, Any]]:
+        """One row per candidacy: community, street, level, totals, survey, objections, status."""
+        campaign = self.campaign(actor, campaign_id)
+        rows = []
+        for cid in campaign.candidacies:
+            candidacy: Candidacy = self.candidacy(actor, cid)
+            community = self.community(actor, candidacy.community_id)
+            outcome = (candidacy.decision or {}).get("derivation", {}).get("outcome", {})
+            rows.append(
+                {
+                    "candidacy_id": cid,
+                    "community": community.name,
+                    "district": community.district,
+                    "street": community.street,
+                    "level": candidacy.level,
+                    "status": candidacy.status,
+                    "total": outcome.get("total"),
+                    "satisfaction_rate": (outcome.get("survey") or {}).get("satisfaction_rate"),
+                    "objections": candidacy.objection_counts(),
+                    "reasons": (candidacy.decision or {}).get("derivation", {}).get("reasons", []),
+                    "revocation": candidacy.revocation,
+                }
+            )
+        return rows
+
+
+def describe(event: Any) -> dict[str, Any]:
+    meta = getattr(event, "meta", {}) or {}
+    topic = type(event).__qualname__
+    data = {
+        k: plain(v)
+        for k, v in event.__dict__.items()
+        if k not in ("meta", "originator_id", "originator_version", "timestamp", "originator_topic")
+    }
+    return {
+        "stream": str(event.originator_id),
+        "version": event.originator_version,
+        "event": topic,
+        "recorded": event.timestamp.isoformat(),
+        "effective": meta.get("effective"),
+        "actor": meta.get("actor"),
+        "reason": meta.get("reason"),
+        "tenant": meta.get("tenant"),
+        "campaign": meta.get("campaign"),
+        "rubric": meta.get("rubric"),
+        "data": data,
+    }

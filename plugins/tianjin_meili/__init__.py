@@ -1,0 +1,29 @@
+"""Tianjin 美丽社区 / 精品美丽社区 campaigns: the 2017 rubric, the threshold decision style
+and the Dongli 2020 schedule."""
+
+from __future__ import annotations
+
+from core.plugins import hookimpl
+from plugins.tianjin_meili.rubric import RUBRIC_ID, meili_2017
+from plugins.tianjin_meili.schedule import default_schedule
+from plugins.tianjin_meili.style import ThresholdStyle
+
+__version__ = "0.1.0"
+CIVIC_PLUGIN_API = 1
+
+
+@hookimpl
+def civic_rubrics():
+    return [meili_2017()]
+
+
+@hookimpl
+def civic_decision_styles():
+    return [ThresholdStyle()]
+
+
+@hookimpl
+def civic_default_schedule(rubric, year):
+    if rubric.id != RUBRIC_ID:
+        return None
+    return default_schedule(year)

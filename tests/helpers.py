@@ -1,0 +1,96 @@
+"""A small cast of actors and shortcuts for scenario tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from core.actors import Actor, Role
+from core.rubric import Rubric
+from core.services import CivicLedger
+
+TENANT = "tianjin"
+DIGEST = "a" * 64
+
+
+def actor(role: Role, name: str, org: str, tenant: str = TENANT) -> Actor:
+    return Actor(id=name, role=role, organisation=org, tenant=tenant)
+
+
+def sheet(rubric: Rubric, total: float | str | Decimal) -> dict[str, str]:
+    """Points for every item adding up to ``total``: full marks, then lowered item by item."""
+    target = Decimal(str(total))
+    points = {i.id: i.max_points for i in rubric.items()}
+    excess = sum(points.values()) - target
+    for item in rubric.items():
+        if excess <= 0:
+            break
+        cut = min(excess, item.max_points)
+        points[item.id] -= cut
+        excess -= cut
+    assert excess == 0 and sum(points.values()) == target
+    return {k: str(v) for k, v in points.items()}
+
+
+def evidence(name: str = "photo.jpg") -> list[dict[str, str]]:
+    return [{"name": name, "sha256": DIGEST}]
+
+
+@dataclass
+class World:
+    """A tenant with two streets' communities and one person for every role."""
+
+    app: CivicLedger
+    owner: Actor = field(default_factory=lambda: actor(Role.CITY_OWNER, "owner", "天津市民政局"))
+    district: Actor = field(default_factory=lambda: actor(Role.DISTRICT_OFFICER, "district", "东丽区民政局"))
+    street_a: Actor = field(default_factory=lambda: actor(Role.STREET_OFFICER, "street-a", "张贵庄街道"))
+    street_b: Actor = field(default_factory=lambda: actor(Role.STREET_OFFICER, "street-b", "丰年村街道"))
+    community: Actor = field(default_factory=lambda: actor(Role.COMMUNITY, "juweihui", "某社区居委会"))
+    inspector: Actor = field(default_factory=lambda: actor(Role.INSPECTOR, "inspector", "第三方评估机构"))
+    assessors: list[Actor] = field(
+        default_factory=lambda: [actor(Role.ASSESSOR, f"assessor-{n}", "市评估组") for n in (1, 2, 3)]
+    )
+    resident: Actor = field(default_factory=lambda: actor(Role.RESIDENT, "resident", "居民"))
+    auditor: Actor = field(default_factory=lambda: actor(Role.AUDITOR, "auditor", "审计"))
+    communities: dict[str, str] = field(default_factory=dict)
+
+    def setup(self, year: int = 2020) -> str:
+        self.app.register_tenant(self.owner, TENANT, "天津市")
+        for code, name, street in [
+            ("c1", "詹滨里社区", "张贵庄街道"),
+            ("c2", "新立花园社区", "张贵庄街道"),
+            ("c3", "丰年里社区", "丰年村街道"),
+        ]:
+            self.communities[code] = self.app.register_community(
+                self.district, code, name, "东丽区", street, households=1200, population=3000, on=f"{year}-03-01"
+            )
+        return self.app.create_campaign(
+            self.owner, f"meili-{year}", f"{year}年美丽社区创建", year, "tianjin-meili", on=f"{year}-03-09"
+        )
+
+    @property
+    def rubric(self) -> Rubric:
+        return self.app.plugins.rubric("tianjin-meili").rubric
+
+    def street_of(self, code: str) -> Actor:
+        return self.street_b if code == "c3" else self.street_a
+
+    def apply(self, campaign: str, code: str, level: str = "meili", self_total: float = 90, on: str = "2020-03-10") -> str:
+        return self.app.apply(
+            self.street_of(code), campaign, self.communities[code], level, sheet(self.rubric, self_total), on=on
+        )
+
+    def score_official(self, candidacy: str, totals: list[float], on: str = "2020-10-15") -> None:
+        for assessor, total in zip(self.assessors, totals):
+            self.app.submit_score_sheet(assessor, candidacy, "official", sheet(self.rubric, total), on=on)
+
+    def survey(self, candidacy: str, satisfied: int = 180, basic: int = 15, dissatisfied: int = 5) -> None:
+        self.app.record_survey(
+            self.owner, candidacy, respondents=satisfied + basic + dissatisfied, households=200,
+            satisfied=satisfied, basically_satisfied=basic, dissatisfied=dissatisfied, on="2020-11-05",
+        )
+
+
+def notification_count(app: CivicLedger) -> int:
+    """How many events the store holds: a rejected command must leave it unchanged."""
+    return app.recorder.max_notification_id() or 0

@@ -1,0 +1,154 @@
+"""The whole campaign lifecycle through the application layer, on every storage backend."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.domain.candidacy import APPROVED, NAMED, NOT_NAMED, RETURNED, REVOKED
+from tests.helpers import World, evidence, sheet
+
+
+@pytest.fixture
+def world(app) -> World:
+    return World(app)
+
+
+def run_to_decision(world: World) -> dict[str, str]:
+    """Apply, review, inspect, score, survey, notice (with one upheld objection) and decide."""
+    app = world.app
+    campaign = world.setup()
+    app.open_campaign(world.owner, campaign, on="2020-03-09")
+    c1 = world.apply(campaign, "c1", self_total=92)
+    c2 = world.apply(campaign, "c2", self_total=85)
+    c3 = world.apply(campaign, "c3", self_total=88)
+    c1p = world.apply(campaign, "c1", level="jingpin", self_total=92)
+    for cid in (c1, c2, c3, c1p):
+        app.review(world.district, cid, "approve", on="2020-03-11")
+    app.freeze_candidates(world.district, campaign, on="2020-03-12")
+
+    visit = app.conduct_inspection(world.inspector, c2, "unannounced", "2020-05-20", ["巡查员甲", "巡查员乙"])
+    finding = app.record_finding(
+        world.inspector, visit, "38", "楼道堆物", "major", "清理楼道杂物", "2020-08-31", evidence()
+    )
+    app.plan_rectification(world.community, visit, finding, "组织清理", on="2020-06-01")
+    app.complete_rectification(world.community, visit, finding, "已清理", evidence("after.jpg"), on="2020-08-20")
+    app.verify_rectification(world.inspector, visit, finding, True, "现场复核通过", on="2020-09-01")
+
+    for cid in (c1, c2, c3, c1p):
+        app.submit_score_sheet(world.community, cid, "self", sheet(world.rubric, 90), on="2020-09-10")
+        app.submit_score_sheet(world.district, cid, "mock", sheet(world.rubric, 86), on="2020-09-20")
+    world.score_official(c1, [93, 91, 92])  # mean 92 -> meili and premium
+    world.score_official(c1p, [93, 91, 92])
+    world.score_official(c2, [84, 86, 85])  # 85 -> meili, but an objection will be upheld
+    world.score_official(c3, [70, 75, 72.5])  # 72.5 -> below 80
+    for cid in (c1, c2, c3, c1p):
+        world.survey(cid)
+    listed = app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07")
+    assert set(listed) == {c1, c2, c1p}
+    objection = app.file_objection(world.resident, c2, "公示材料与实际不符", ["38"], on="2020-11-03")
+    app.resolve_objection(world.owner, c2, objection, True, "核查属实", on="2020-11-06")
+    app.close_public_notice(world.owner, campaign, on="2020-11-08")
+    return {"campaign": campaign, "c1": c1, "c2": c2, "c3": c3, "c1p": c1p}
+
+
+def test_full_lifecycle_names_revokes_and_records_derivations(world):
+    app = world.app
+    ids = run_to_decision(world)
+    results = app.decide(world.owner, ids["campaign"], on="2020-11-20")
+    assert results == {ids["c1"]: True, ids["c2"]: False, ids["c3"]: False, ids["c1p"]: True}
+
+    c1 = app.candidacy(world.owner, ids["c1"])
+    derivation = c1.decision["derivation"]
+    assert c1.status == NAMED
+    assert derivation["outcome"]["total"] == "92.0000"
+    assert sum(Decimal(v) for v in derivation["outcome"]["subtotals"].values()) == Decimal("92")
+    assert derivation["rubric"]["hash"] == world.rubric.content_hash
+    assert derivation["positions"]["candidacy"] == [ids["c1"], c1.version - 1]
+    premium = app.candidacy(world.owner, ids["c1p"]).decision["derivation"]
+    assert premium["outcome"]["provisional"] is True
+    assert any("暂行标准" in r for r in premium["reasons"])
+
+    c2 = app.candidacy(world.owner, ids["c2"])
+    assert c2.status == NOT_NAMED
+    failed = [ch["rule"] for ch in c2.decision["derivation"]["outcome"]["checks"] if not ch["passed"]]
+    assert failed == ["no_upheld_objection"]
+    c3 = app.candidacy(world.owner, ids["c3"])
+    assert c3.status == NOT_NAMED and "未列入公示名单" in c3.decision["derivation"]["reasons"][0]
+
+    community = app.community(world.owner, world.communities["c1"])
+    assert community.held_levels() == ["jingpin", "meili"]
+
+    # supervision: a failed rectification leads to revocation of the basic title
+    revisit = app.conduct_inspection(world.inspector, ids["c1"], "unannounced", "2021-03-01", ["巡查员甲"], purpose="supervision")
+    finding = app.record_finding(world.inspector, revisit, "41", "私装地锁", "major", "拆除地锁", "2021-04-01")
+    app.complete_rectification(world.community, revisit, finding, "已拆除", evidence(), on="2021-03-20")
+    app.verify_rectification(world.inspector, revisit, finding, False, "复查仍有地锁", on="2021-04-02")
+    app.revoke(world.owner, ids["c1"], "整改不合格，取消美丽社区称号", [f"{revisit}/{finding}"], on="2021-04-10")
+    assert app.candidacy(world.owner, ids["c1"]).status == REVOKED
+    assert app.community(world.owner, world.communities["c1"]).held_levels() == ["jingpin"]
+
+    history = app.history(world.owner, ids["c1"])
+    assert [h["event"] for h in history][:2] == ["Candidacy.Applied", "Candidacy.Reviewed"]
+    assert history[-1]["event"] == "Candidacy.Revoked"
+    assert history[-1]["reason"] == "整改不合格，取消美丽社区称号"
+    assert all(h["actor"]["role"] and h["effective"] for h in history)
+
+
+def test_overdue_findings_are_reported(world):
+    app = world.app
+    campaign = world.setup()
+    app.open_campaign(world.owner, campaign)
+    cid = world.apply(campaign, "c1")
+    visit = app.conduct_inspection(world.inspector, cid, "announced", "2020-05-01", ["甲"])
+    f1 = app.record_finding(world.inspector, visit, "1", "党组织未延伸到楼栋", "minor", "建立楼栋党小组", "2020-08-31")
+    f2 = app.record_finding(world.inspector, visit, "2", "居民代表会议记录缺失", "minor", "补齐会议记录", "2020-08-31")
+    app.complete_rectification(world.community, visit, f2, "已补齐", evidence(), on="2020-08-15")
+    app.verify_rectification(world.inspector, visit, f2, True, "合格", on="2020-08-20")
+    rows = {r["finding_id"]: r for r in app.findings(world.owner, campaign, on="2020-09-01")}
+    assert rows[f1]["overdue"] and not rows[f2]["overdue"]
+    assert not app.findings(world.owner, campaign, on="2020-08-01")[0]["overdue"]
+
+
+def test_returned_application_is_resubmitted_and_approved(world):
+    app = world.app
+    campaign = world.setup()
+    app.open_campaign(world.owner, campaign)
+    cid = world.apply(campaign, "c1")
+    app.review(world.district, cid, "return", "自评材料不全", on="2020-03-11")
+    assert app.candidacy(world.owner, cid).status == RETURNED
+    app.resubmit(world.street_a, cid, sheet(world.rubric, 88), on="2020-03-11")
+    app.review(world.district, cid, "approve", on="2020-03-12")
+    assert app.candidacy(world.owner, cid).status == APPROVED
+
+
+def test_score_correction_changes_the_official_total(world):
+    app = world.app
+    ids = run_to_decision(world)
+    # nothing can be corrected after the public notice is decided, so correct before deciding
+    c3 = ids["c3"]
+    before = app.candidacy(world.owner, c3).scores["official"]["assessor-1"]["1"]
+    app.correct_score(world.assessors[0], c3, "official", "1", "0.5", "录入错误", on="2020-11-08")
+    after = app.candidacy(world.owner, c3)
+    assert after.scores["official"]["assessor-1"]["1"] == Decimal("0.5") != before
+    events = [h for h in app.history(world.owner, c3) if h["event"] == "Candidacy.ItemScoreCorrected"]
+    assert events[0]["reason"] == "录入错误"
+
+
+def test_replay_gives_the_same_state(app, plugins, store_url):
+    world = World(app)
+    ids = run_to_decision(world)
+    app.decide(world.owner, ids["campaign"], on="2020-11-20")
+    if store_url.startswith("memory"):
+        return
+    from core.services import CivicLedger
+
+    again = CivicLedger(store_url, plugins=plugins)
+    try:
+        for key in ("c1", "c2", "c3"):
+            a = app.candidacy(world.owner, ids[key])
+            b = again.candidacy(world.owner, ids[key])
+            assert (a.status, a.decision, a.scores, a.version) == (b.status, b.decision, b.scores, b.version)
+    finally:
+        again.close()
