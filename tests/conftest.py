@@ -22,6 +22,8 @@ BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postg
 def postgres_url() -> str:
     url = os.environ.get(POSTGRES_ENV, "").strip()
     if not url:
+        if os.environ.get("CIVIC_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{POSTGRES_ENV} is not set but CIVIC_REQUIRE_POSTGRES=1 (CI) demands PostgreSQL")
         pytest.skip(f"{POSTGRES_ENV} is not set")
     return url
 
