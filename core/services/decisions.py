@@ -219,14 +219,18 @@ class DecisionCommands(InspectionCommands):
             open_objections = [com.name for c, com in pairs if c.objection_counts()["open"]]
             if open_objections:
                 raise RuleViolation(f"objections still open for: {', '.join(open_objections)}")
-            on_notice = [(c, com) for c, com in pairs if str(c.id) in listed]
-            evidence = [self.evidence(rubric, c, com) for c, com in on_notice]
-            outcomes = {o.candidacy_id: o for o in self._checked(style.decide(rubric, level, evidence), evidence)}
+            evidence = {str(c.id): self.evidence(rubric, c, com) for c, com in pairs}
+            on_notice = [e for cid, e in evidence.items() if cid in listed]
+            outcomes = {o.candidacy_id: o for o in self._checked(style.decide(rubric, level, on_notice), on_notice)}
             for candidacy, community in pairs:
                 cid = str(candidacy.id)
                 outcome = outcomes.get(cid) or Outcome(
-                    cid, False, ["not on the public notice list (未列入公示名单)"],
-                    {"preliminary": campaign.notice["preliminary"].get(cid)},
+                    cid, False, ["未列入公示名单 (not on the public notice list)"],
+                    {
+                        "total": evidence[cid].total,
+                        "subtotals": evidence[cid].subtotals,
+                        "preliminary": campaign.notice["preliminary"].get(cid),
+                    },
                 )
                 derivation = {
                     "style": {"name": style.name, "version": style.version},

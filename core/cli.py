@@ -1,0 +1,242 @@
+"""The ``civic`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.actors import Actor, Role
+from core.errors import CivicError
+from core.services import CivicLedger
+
+app = typer.Typer(
+    help="Civic Ledger: event-sourced community evaluation campaigns (社区创建评估台账).",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+rubric_app = typer.Typer(help="Rubrics provided by plugins (评分标准).", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+
+out = Console()
+if not out.is_terminal:
+    out = Console(width=160)
+err = Console(stderr=True)
+
+STATUS_LABELS = {
+    "applied": "已申报",
+    "returned": "退回修改",
+    "approved": "初审通过",
+    "rejected": "初审未通过",
+    "withdrawn": "已撤回",
+    "named": "已命名",
+    "not_named": "未命名",
+    "revoked": "已摘牌",
+}
+AUDITOR = Actor(id="civic-cli", role=Role.AUDITOR, organisation="command line (read-only)", tenant="*")
+
+
+def ledger() -> CivicLedger:
+    return CivicLedger()
+
+
+def fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=1)
+
+
+def dump(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.command()
+def demo() -> None:
+    """Build the demo campaign (Dongli 2020 timeline, fictional communities) on the configured
+    store and print its outcome. Running it again shows the stored result and records nothing new."""
+    from core import demo as demo_data
+
+    try:
+        ledger_app = ledger()
+        out.print(f"存储 store: [cyan]{ledger_app.store.display}[/]")
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=err, transient=True,
+        ) as progress:
+            task = progress.add_task("演示活动 demo", total=9)
+
+            def step(label: str) -> None:
+                progress.update(task, description=label, advance=1)
+
+            campaign_id = demo_data.build(ledger_app, step)
+        print_outcome(ledger_app, demo_data.reader(), campaign_id)
+        out.print(f"\n活动 campaign id: {campaign_id}")
+        out.print(f"历史 history: civic history {campaign_id}")
+    except CivicError as exc:
+        fail(exc)
+
+
+def print_outcome(ledger_app: CivicLedger, actor: Actor, campaign_id: str) -> None:
+    campaign = ledger_app.campaign(actor, campaign_id)
+    rubric = ledger_app.rubric_of(campaign)
+    overdue: dict[str, int] = {}
+    for row in ledger_app.findings(actor, campaign_id, on=campaign.schedule[-1]["start"]):
+        if row["overdue"] and row["purpose"] == "campaign":
+            overdue[row["candidacy_id"]] = overdue.get(row["candidacy_id"], 0) + 1
+    table = Table(title=f"{campaign.title} · {rubric.title} ({campaign.rubric['id']}@{campaign.rubric['version']})")
+    for column in ("社区 community", "街道 street", "级别 level", "综合得分 total", "满意率 satisfaction",
+                   "异议 objections", "逾期整改 overdue", "结果 outcome", "说明 reasons"):
+        table.add_column(column)
+    for row in ledger_app.outcome_table(actor, campaign_id):
+        level = rubric.level(row["level"])
+        objections = row["objections"]
+        reasons = "" if row["status"] == "named" else "; ".join(
+            r for r in row["reasons"] if not r.startswith("暂行标准")
+        )
+        if row["revocation"]:
+            reasons = f"摘牌 revoked {row['revocation']['effective']}: {row['revocation']['reason']}"
+        table.add_row(
+            row["community"],
+            row["street"],
+            level.label,
+            f"{Decimal(row['total']):.2f}" if row["total"] else "-",
+            f"{Decimal(row['satisfaction_rate']):.1%}" if row["satisfaction_rate"] else "-",
+            f"{objections['upheld']} 成立 / {objections['dismissed']} 不成立" if any(objections.values()) else "-",
+            str(overdue.get(row["candidacy_id"], 0) or "-"),
+            STATUS_LABELS.get(row["status"], row["status"]),
+            reasons,
+        )
+    out.print(table)
+    provisional = [lv for lv in rubric.levels if lv.provisional]
+    for level in provisional:
+        out.print(f"[yellow]注意 NOTE[/] {level.label}: {level.note}")
+
+
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the installed plugins with their version, origin, hooks and rubrics."""
+    from core.plugins import PluginHost
+
+    try:
+        host = PluginHost.discover()
+        provided = host.rubrics()
+    except CivicError as exc:
+        fail(exc)
+    rows = [
+        {
+            "name": info.name,
+            "version": info.version,
+            "source": info.source,
+            "hooks": info.hooks,
+            "rubrics": [p.rubric.ref for p in provided if p.plugin == info.name],
+        }
+        for info in host.plugins.values()
+    ]
+    failures = [{"name": n, "error": why} for n, why in host.failures.items()]
+    if as_json:
+        dump({"plugins": rows, "failures": failures})
+        return
+    table = Table(title="插件 plugins")
+    for column in ("name", "version", "source", "hooks", "rubrics"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], row["version"], row["source"], "\n".join(row["hooks"]), "\n".join(row["rubrics"]))
+    out.print(table)
+    for failure in failures:
+        err.print(f"[red]refused[/] {failure['name']}: {failure['error']}")
+
+
+@rubric_app.command("list")
+def rubric_list() -> None:
+    """List every rubric the installed plugins provide."""
+    from core.plugins import PluginHost
+
+    try:
+        provided = PluginHost.discover().rubrics()
+    except CivicError as exc:
+        fail(exc)
+    table = Table(title="评分标准 rubrics")
+    for column in ("id@version", "title", "items", "points", "levels", "plugin"):
+        table.add_column(column)
+    for p in provided:
+        r = p.rubric
+        levels = ", ".join(lv.label for lv in r.levels)
+        table.add_row(r.ref, r.title, str(len(r.items())), str(r.max_total), levels, p.plugin)
+    out.print(table)
+
+
+@rubric_app.command("show")
+def rubric_show(
+    rubric_id: Annotated[str, typer.Argument(help="Rubric id, e.g. tianjin-meili")],
+    version: Annotated[Optional[str], typer.Option(help="Version (default: the highest)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: id, version, hash, title, rules, categories[].items[].")] = False,
+) -> None:
+    """Show a rubric: categories, items with maximum points, levels and rules."""
+    from core.plugins import PluginHost
+
+    try:
+        rubric = PluginHost.discover().rubric(rubric_id, version).rubric
+    except CivicError as exc:
+        fail(exc)
+    data = rubric.model_dump(mode="json")
+    if as_json:
+        dump({"hash": rubric.content_hash, **data})
+        return
+    out.print(f"[bold]{rubric.title}[/]  {rubric.ref}  {rubric.content_hash}")
+    out.print(f"来源 source: {rubric.source}")
+    out.print(f"style: {rubric.style} · aggregation: {rubric.aggregation} · step: {rubric.step} · total: {rubric.max_total}")
+    for level in rubric.levels:
+        flag = " [yellow](暂行 provisional)[/]" if level.provisional else ""
+        out.print(f"级别 level [bold]{level.id}[/] {level.label}{flag}: {json.dumps(level.rules, ensure_ascii=False)}")
+        if level.note:
+            out.print(f"    {level.note}")
+    veto = ", ".join(f"{v.id} {v.text}" for v in rubric.veto_items) or "无 none"
+    out.print(f"一票否决 veto items: {veto}")
+    table = Table()
+    for column in ("类别 category", "#", "内容 item", "分值 max"):
+        table.add_column(column)
+    for cat in rubric.categories:
+        for n, item in enumerate(cat.items):
+            table.add_row(f"{cat.title} ({cat.max_points})" if n == 0 else "", item.id, item.text, str(item.max_points))
+    out.print(table)
+
+
+@app.command()
+def history(
+    stream_id: Annotated[str, typer.Argument(help="Id of a campaign, candidacy, community or inspection")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the events of a candidacy or campaign in order: who, when, what and why."""
+    try:
+        rows = ledger().history(AUDITOR, stream_id)
+    except CivicError as exc:
+        fail(exc)
+    if as_json:
+        dump(rows)
+        return
+    table = Table(title=f"历史 history {stream_id}")
+    for column in ("#", "recorded", "effective", "event", "who", "why", "what"):
+        table.add_column(column)
+    for n, row in enumerate(rows, start=1):
+        actor = row["actor"] or {}
+        who = f"{actor.get('id')} ({Role(actor['role']).label if actor.get('role') else '?'}, {actor.get('org')})"
+        what = json.dumps(row["data"], ensure_ascii=False, sort_keys=True)
+        table.add_row(
+            str(n), row["recorded"][:19], row["effective"] or "", row["event"], who, row["reason"] or "",
+            what if len(what) <= 160 else what[:157] + "…",
+        )
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
