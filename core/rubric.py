@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -100,6 +101,8 @@ class Rubric(_Strict):
     rules: dict[str, Any] = Field(default_factory=dict, description="Style parameters for all levels")
     provisional: bool = False
 
+    _item_index: dict[str, RubricItem] = PrivateAttr(default_factory=dict)
+
     @field_validator("categories")
     @classmethod
     def _unique_ids(cls, categories: list[RubricCategory]) -> list[RubricCategory]:
@@ -129,13 +132,18 @@ class Rubric(_Strict):
     # -- derived --------------------------------------------------------------
 
     def items(self) -> list[RubricItem]:
-        return [item for cat in self.categories for item in cat.items]
+        """Every item, in published order."""
+        return list(self._items_by_id().values())
+
+    def _items_by_id(self) -> dict[str, RubricItem]:
+        # Rubrics are immutable, so the index is built once per instance.
+        if not self._item_index:
+            self._item_index.update((item.id, item) for cat in self.categories for item in cat.items)
+        return self._item_index
 
     def item(self, item_id: str) -> RubricItem:
-        for item in self.items():
-            if item.id == item_id:
-                return item
-        raise KeyError(item_id)
+        """The item with ``item_id``; KeyError if the rubric has none."""
+        return self._items_by_id()[item_id]
 
     def category_of(self, item_id: str) -> RubricCategory:
         for cat in self.categories:

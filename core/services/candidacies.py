@@ -4,7 +4,6 @@ changes to a frozen candidate list."""
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from core.actors import Actor, Role
 from core.domain import Campaign, Candidacy, Community, ids
@@ -182,7 +181,3 @@ class CandidacyCommands(CampaignCommands):
     def candidacies_of(self, actor: Actor, campaign_id: str) -> list[Candidacy]:
         campaign = self.campaign(actor, campaign_id)
         return [self.candidacy(actor, cid) for cid in campaign.candidacies]
-
-    @staticmethod
-    def _uuid(value: str) -> UUID:
-        return UUID(str(value))
