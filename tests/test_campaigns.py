@@ -1,0 +1,77 @@
+"""Campaign set-up: pinned rubric, schedule, status changes and who may read history."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.actors import Actor, Role
+from core.domain.campaign import CANCELLED, CLOSED, OPEN
+from core.errors import NotFound, RuleViolation
+from tests.helpers import World, notification_count
+from tests.test_lifecycle import run_to_decision
+
+
+@pytest.fixture
+def world(app) -> World:
+    return World(app)
+
+
+def test_campaign_pins_rubric_and_takes_the_plugin_schedule(world):
+    app = world.app
+    campaign = app.campaign(world.owner, world.setup())
+    assert campaign.rubric == {"id": "tianjin-meili", "version": "2017", "hash": world.rubric.content_hash}
+    assert campaign.levels == ["meili", "jingpin"]
+    kinds = [p["kind"] for p in campaign.schedule]
+    assert kinds[:2] == ["plan", "application"] and "notice" in kinds and kinds[-1] == "supervision"
+    assert campaign.phase("application")["end"] == "2020-03-12"
+    # the rubric version is stored in the ledger, readable without asking the plugin
+    assert app.rubric_by_hash(campaign.rubric["hash"]) == world.rubric
+
+
+def test_rescheduling_the_application_phase_moves_the_freeze(world):
+    app = world.app
+    campaign_id = world.setup()
+    app.open_campaign(world.owner, campaign_id)
+    with pytest.raises(RuleViolation, match="frozen"):
+        world.apply(campaign_id, "c1", on="2020-03-20")
+    app.reschedule_phase(world.owner, campaign_id, "application", "2020-03-01", "2020-03-31", "疫情延期")
+    world.apply(campaign_id, "c1", on="2020-03-20")
+    history = app.history(world.owner, campaign_id)
+    moved = [h for h in history if h["event"] == "Campaign.PhaseRescheduled"]
+    assert moved[0]["reason"] == "疫情延期" and moved[0]["data"]["end"] == "2020-03-31"
+
+
+def test_cancel_and_close(world):
+    app = world.app
+    campaign_id = world.setup()
+    app.open_campaign(world.owner, campaign_id)
+    with pytest.raises(RuleViolation, match="no decisions"):
+        app.close_campaign(world.owner, campaign_id)
+    app.cancel_campaign(world.owner, campaign_id, "计划调整")
+    assert app.campaign(world.owner, campaign_id).status == CANCELLED
+    before = notification_count(app)
+    with pytest.raises(RuleViolation, match="cancelled"):
+        world.apply(campaign_id, "c1")
+    assert notification_count(app) == before
+
+
+def test_decided_campaign_closes(world):
+    app = world.app
+    ids = run_to_decision(world)
+    app.decide(world.owner, ids["campaign"], on="2020-11-20")
+    assert app.campaign(world.owner, ids["campaign"]).status == OPEN
+    app.close_campaign(world.owner, ids["campaign"], on="2020-12-01")
+    assert app.campaign(world.owner, ids["campaign"]).status == CLOSED
+
+
+def test_history_is_scoped_to_the_tenant(world):
+    app = world.app
+    campaign_id = world.setup()
+    outsider = Actor(id="x", role=Role.AUDITOR, organisation="外市审计", tenant="beijing")
+    with pytest.raises(NotFound):
+        app.history(outsider, campaign_id)
+    everywhere = Actor(id="y", role=Role.AUDITOR, organisation="省审计", tenant="*")
+    events = app.history(everywhere, campaign_id)
+    assert events[0]["event"] == "Campaign.Created"
+    assert events[0]["actor"] == {"id": "owner", "role": "city_owner", "org": "天津市民政局"}
+    assert events[0]["rubric"] == world.rubric.content_hash
