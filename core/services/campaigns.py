@@ -31,8 +31,8 @@ class CampaignCommands(RegistryCommands):
         ``levels`` defaults to every level of the rubric; ``schedule`` to the plugin's
         default for ``year``.
         """
+        self.authorize(actor, "create_campaign", actor.tenant)
         tenant = self.tenant(actor, actor.tenant)
-        self.authorize(actor, "create_campaign", tenant.code)
         code = self.check_text("code", code, max_length=64)
         if self.exists(ids.campaign_id(tenant.code, code)):
             raise AlreadyExists(f"campaign {code!r} already exists in tenant {tenant.code!r}")

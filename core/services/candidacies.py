@@ -135,6 +135,7 @@ class CandidacyCommands(CampaignCommands):
     ) -> None:
         """Withdraw an application before the list is frozen (afterwards: amend_candidates)."""
         candidacy, campaign = self._candidacy_for(actor, candidacy_id, "withdraw", expected_version)
+        self._check_street(actor, self.community(actor, candidacy.community_id))
         meta = self.campaign_meta(actor, campaign, on=on, reason=self.check_text("reason", reason))
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; it can no longer be withdrawn")

@@ -166,6 +166,8 @@ class DecisionCommands(InspectionCommands):
         if str(candidacy.id) not in notice["candidacy_ids"]:
             raise RuleViolation("this candidacy is not on the public notice list")
         rubric = self.rubric_of(campaign)
+        if items is not None and not isinstance(items, list):
+            raise InvalidInput("items", items, "a list of item ids")
         items = [str(i) for i in (items or [])]
         for item in items:
             try:

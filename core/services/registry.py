@@ -140,8 +140,8 @@ class RegistryCommands(LedgerBase):
         This is how a municipality replaces a provisional standard or adds veto items.
         Returns the new version's content hash.
         """
+        self.authorize(actor, "configure_rubric", actor.tenant)
         tenant = self.tenant(actor, actor.tenant)
-        self.authorize(actor, "configure_rubric", tenant.code)
         base_id, _, base_version = base.partition("@")
         source, _ = self.resolve_rubric(actor, base_id, base_version or None)
         version = self.check_text("version", version, max_length=64)
