@@ -34,7 +34,11 @@ def test_rescheduling_the_application_phase_moves_the_freeze(world):
     app.open_campaign(world.owner, campaign_id)
     with pytest.raises(RuleViolation, match="frozen"):
         world.apply(campaign_id, "c1", on="2020-03-20")
-    app.reschedule_phase(world.owner, campaign_id, "application", "2020-03-01", "2020-03-31", "疫情延期")
+    before = notification_count(app)
+    with pytest.raises(RuleViolation, match="cannot reopen"):
+        app.reschedule_phase(world.owner, campaign_id, "application", "2020-03-01", "2020-03-31", "延期", on="2020-03-15")
+    assert notification_count(app) == before
+    app.reschedule_phase(world.owner, campaign_id, "application", "2020-03-01", "2020-03-31", "疫情延期", on="2020-03-05")
     world.apply(campaign_id, "c1", on="2020-03-20")
     history = app.history(world.owner, campaign_id)
     moved = [h for h in history if h["event"] == "Campaign.PhaseRescheduled"]
@@ -75,3 +79,30 @@ def test_history_is_scoped_to_the_tenant(world):
     assert events[0]["event"] == "Campaign.Created"
     assert events[0]["actor"] == {"id": "owner", "role": "city_owner", "org": "天津市民政局"}
     assert events[0]["rubric"] == world.rubric.content_hash
+
+
+def test_a_sheet_naming_one_item_twice_is_refused(world):
+    app = world.app
+    campaign_id = world.setup()
+    app.open_campaign(world.owner, campaign_id)
+    cid = world.apply(campaign_id, "c1")
+    before = notification_count(app)
+    from core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="each item id once"):
+        app.submit_score_sheet(world.community, cid, "self", {"1": "2", 1: "0.5"})
+    assert notification_count(app) == before
+
+
+def test_a_level_made_official_loses_its_provisional_note(world):
+    app = world.app
+    world.setup()
+    app.configure_rubric(
+        world.owner, "tianjin-meili@2017", "2017-city.1",
+        {"levels": {"jingpin": {"provisional": False, "label": "精品美丽社区"}}}, "市级精品标准发布",
+    )
+    rubric, provider = app.resolve_rubric(world.owner, "tianjin-meili", "2017-city.1")
+    level = rubric.level("jingpin")
+    assert provider == "tenant tianjin"
+    assert (level.provisional, level.note, level.label) == (False, "", "精品美丽社区")
+    assert not rubric.is_provisional

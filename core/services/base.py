@@ -224,6 +224,8 @@ class LedgerBase(Application[UUID]):
     def check_sheet(self, rubric: Rubric, field: str, scores: Any, *, complete: bool) -> dict[str, Decimal]:
         if not isinstance(scores, dict) or not scores:
             raise InvalidInput(field, scores, "an object mapping item ids to points")
+        if len({str(k) for k in scores}) != len(scores):
+            raise InvalidInput(field, sorted(map(str, scores)), "each item id once")
         checked = {str(k): self.check_points(rubric, field, k, v) for k, v in scores.items()}
         if complete:
             missing = [i.id for i in rubric.items() if i.id not in checked]

@@ -103,8 +103,10 @@ class CampaignCommands(RegistryCommands):
 
     def reschedule_phase(
         self, actor: Actor, campaign_id: str, phase_id: str, start: str, end: str, reason: str,
-        expected_version: int | None = None,
+        on: str | None = None, expected_version: int | None = None,
     ) -> None:
+        """Move a phase (city owner, with a reason). The application phase cannot be moved
+        once the candidate list is frozen."""
         campaign = self._campaign_for(actor, campaign_id, "reschedule_phase", expected_version)
         if phase_id not in [p["id"] for p in campaign.schedule]:
             raise InvalidInput("phase_id", phase_id, ", ".join(p["id"] for p in campaign.schedule))
@@ -113,10 +115,14 @@ class CampaignCommands(RegistryCommands):
             raise InvalidInput("end", end, f"a date on or after start {start}")
         if campaign.status in (CLOSED, CANCELLED):
             raise RuleViolation(f"campaign {campaign.code} is {campaign.status}; its schedule can no longer change")
-        campaign.reschedule(
-            meta=self.campaign_meta(actor, campaign, reason=self.check_text("reason", reason)),
-            phase_id=phase_id, start=start, end=end,
-        )
+        meta = self.campaign_meta(actor, campaign, on=on, reason=self.check_text("reason", reason))
+        phase = next(p for p in campaign.schedule if p["id"] == phase_id)
+        if phase.get("kind") == "application" and campaign.is_frozen_on(meta["effective"]):
+            raise RuleViolation(
+                f"the candidate list of campaign {campaign.code} is frozen; moving the application phase "
+                "cannot reopen it (the city owner amends the list with a justification instead)"
+            )
+        campaign.reschedule(meta=meta, phase_id=phase_id, start=start, end=end)
         self.save_all(campaign)
 
     def open_campaign(self, actor: Actor, campaign_id: str, on: str | None = None) -> None:

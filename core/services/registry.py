@@ -162,6 +162,8 @@ class RegistryCommands(LedgerBase):
                         raise InvalidInput("changes.levels", level_id, f"one of the levels {sorted(by_id)}")
                     if not isinstance(level_changes, dict):
                         raise InvalidInput(f"changes.levels.{level_id}", level_changes, "an object")
+                    if level_changes.get("provisional") is False and "note" not in level_changes:
+                        by_id[level_id]["note"] = ""  # a provisional level's caveat no longer applies
                     for field, field_value in level_changes.items():
                         if field == "rules" and isinstance(field_value, dict):
                             by_id[level_id]["rules"] = {**by_id[level_id]["rules"], **field_value}
