@@ -15,6 +15,7 @@ This module never lets that happen: every URL is translated into an explicit
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -69,7 +70,7 @@ def parse_url(url: str) -> StoreConfig:
     if scheme in ("postgresql", "postgres"):
         return _postgres(url)
     raise ConfigurationError(
-        f"{ENV_VAR}={url!r}: unknown storage; expected sqlite:///PATH, "
+        f"{ENV_VAR}={_hide(url)!r}: unknown storage; expected sqlite:///PATH, "
         "postgresql://USER@HOST:PORT/DBNAME or memory://"
     )
 
@@ -99,11 +100,11 @@ def _sqlite(url: str) -> StoreConfig:
 
 
 def _postgres(url: str) -> StoreConfig:
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port or 5432
     except ValueError as exc:
-        raise ConfigurationError(f"{ENV_VAR}: the port in {url!r} is not a number") from exc
+        raise ConfigurationError(f"{ENV_VAR}: {_hide(url)!r} is not a valid URL (host or port): {exc}") from exc
     dbname = parts.path.lstrip("/")
     if not parts.hostname or not dbname or not parts.username:
         raise ConfigurationError(
@@ -139,7 +140,10 @@ def _postgres(url: str) -> StoreConfig:
 
 
 def _hide(url: str) -> str:
-    return StoreConfig(url, "", {}).display
+    try:
+        return StoreConfig(url, "", {}).display
+    except ValueError:  # not even parseable: mask anything between "user:" and "@"
+        return re.sub(r"(//[^/:@]*:)[^/]*@", r"\1***@", url)
 
 
 def _check_postgres(config: StoreConfig, schema: str) -> None:

@@ -1,0 +1,549 @@
+"""The plugin host: discovery through entry points, refusal of broken plugins, conflicts
+between plugins, every hook exercised, and a campaign run on a plugin that is not Tianjin's.
+
+The plugins here are small fakes written in the tests (classes with ``@hookimpl`` methods,
+or modules written to a temporary folder and found through a fake entry point); the core
+itself is never mocked.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import importlib.metadata
+import inspect
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.actors import Role
+from core.errors import NotFound, PluginError, RuleViolation
+from core.plugins import ENTRY_POINT_GROUP, PLUGIN_API_VERSION, PluginHost, hookimpl, hookspecs
+from core.plugins.types import Aggregation, CandidateEvidence, DecisionStyle, Outcome, PhaseSpec
+from core.rubric import Rubric
+from core.services import CivicLedger
+from tests.helpers import actor
+
+TESTS_DIR = Path(__file__).resolve().parent
+TIANJIN = "tianjin-meili"
+
+
+def tiny_rubric(rubric_id: str = "demo-city", *, style: str = "pass-mark", aggregation: str = "mean") -> dict[str, Any]:
+    """A two-item rubric as plain data, the way a plugin may return it."""
+    return {
+        "id": rubric_id,
+        "version": "2024",
+        "title": "示例社区评选标准",
+        "style": style,
+        "aggregation": aggregation,
+        "categories": [
+            {
+                "id": "env",
+                "title": "环境整洁",
+                "max_points": 10,
+                "items": [
+                    {"id": "1", "text": "楼道无堆物", "max_points": 6},
+                    {"id": "2", "text": "绿地养护良好", "max_points": 4},
+                ],
+            }
+        ],
+        "levels": [{"id": "good", "label": "示例优秀社区", "rules": {"min_total": 8}}],
+    }
+
+
+class PassMark:
+    """A decision style following core.plugins.types.DecisionStyle: a level is awarded at a
+    minimum total, unless an objection was upheld during the public notice."""
+
+    name = "pass-mark"
+    version = "1"
+
+    @staticmethod
+    def _bar(rubric: Rubric, level: str) -> Decimal:
+        return Decimal(str(rubric.level(level).rules["min_total"]))
+
+    def validate_rules(self, rubric: Rubric) -> None:
+        for level in rubric.levels:
+            bar = level.rules.get("min_total")
+            if bar is None:
+                raise ValueError(f"level {level.id!r}: rules.min_total is required")
+            if Decimal(str(bar)) > rubric.max_total:
+                raise ValueError(f"level {level.id!r}: min_total {bar} exceeds {rubric.max_total}")
+
+    def check_application(self, rubric: Rubric, level: str, self_total: Decimal, facts: dict[str, Any]) -> list[str]:
+        bar = self._bar(rubric, level)
+        return [] if self_total >= bar else [f"self-assessed total {self_total} is below the pass mark {bar}"]
+
+    def _judge(self, rubric: Rubric, level: str, c: CandidateEvidence, final: bool) -> Outcome:
+        bar = self._bar(rubric, level)
+        reasons = []
+        if c.total < bar:
+            reasons.append(f"total {c.total} is below the pass mark {bar}")
+        if final and c.objections.get("upheld", 0):
+            reasons.append("an objection was upheld")
+        return Outcome(c.candidacy_id, not reasons, reasons or ["passed"], {"total": str(c.total), "bar": str(bar)})
+
+    def preliminary(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        return [self._judge(rubric, level, c, final=False) for c in candidates]
+
+    def decide(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        return [self._judge(rubric, level, c, final=True) for c in candidates]
+
+
+def tianjin_rubric(plugins: PluginHost) -> Rubric:
+    return plugins.rubric(TIANJIN).rubric
+
+
+# --------------------------------------------------------------------------------------
+# Discovery through the civic.plugins entry point
+# --------------------------------------------------------------------------------------
+
+
+def test_installed_tianjin_plugin_is_discovered_through_its_entry_point():
+    names = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    assert names.get("tianjin_meili") == "plugins.tianjin_meili"
+
+    host = PluginHost.discover()
+    assert host.failures == {}
+    info = host.plugins["tianjin_meili"]
+    assert info.source.startswith("entry point plugins.tianjin_meili")
+    assert info.hooks == ["civic_decision_styles", "civic_default_schedule", "civic_rubrics"]
+    provided = host.rubric(TIANJIN, "2017")
+    assert provided.plugin == "tianjin_meili"
+    assert provided.rubric.ref == "tianjin-meili@2017"
+    assert len(provided.rubric.items()) == 60
+    assert "threshold" in host.styles()
+    # the core's own aggregations are registered like any plugin, under "core"
+    assert host.plugins["core"].hooks == ["civic_aggregations"]
+
+
+def _fake_entry_points(monkeypatch, *extra: importlib.metadata.EntryPoint) -> None:
+    """Make the host see the installed entry points plus ``extra`` ones."""
+    real = importlib.metadata.entry_points
+
+    def entry_points(**params: Any):
+        found = list(real(**params))
+        if params.get("group") == ENTRY_POINT_GROUP:
+            found.extend(extra)
+        return found
+
+    import core.plugins.manager as manager
+
+    monkeypatch.setattr(manager.importlib.metadata, "entry_points", entry_points)
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    """A folder on sys.path for plugin modules written by a test; they are unloaded afterwards."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    written: list[str] = []
+
+    def write(source: str) -> str:
+        module = f"civic_fake_plugin_{uuid.uuid4().hex[:8]}"
+        (tmp_path / f"{module}.py").write_text(inspect.cleandoc(source) + "\n", encoding="utf-8")
+        written.append(module)
+        return module
+
+    yield write
+    for module in written:
+        sys.modules.pop(module, None)
+
+
+def test_plugin_failing_on_import_is_reported_and_skipped(monkeypatch, plugin_dir):
+    broken = plugin_dir(
+        """
+        raise RuntimeError("the city's config server is down")
+        """
+    )
+    working = plugin_dir(
+        """
+        from core.plugins import hookimpl
+        from core.plugins.types import Aggregation
+
+        @hookimpl
+        def civic_aggregations():
+            return [Aggregation("max", lambda points: max(points), "the most generous assessor")]
+        """
+    )
+    _fake_entry_points(
+        monkeypatch,
+        importlib.metadata.EntryPoint("broken_city", broken, ENTRY_POINT_GROUP),
+        importlib.metadata.EntryPoint("working_city", working, ENTRY_POINT_GROUP),
+    )
+    host = PluginHost.discover()
+
+    assert set(host.failures) == {"broken_city"}
+    why = host.failures["broken_city"]
+    assert broken in why and "RuntimeError" in why and "config server is down" in why
+    assert "broken_city" not in host.plugins
+    # the others keep working
+    assert set(host.plugins) == {"core", "tianjin_meili", "working_city"}
+    assert host.aggregation("max").combine([Decimal(1), Decimal(3)]) == Decimal(3)
+    assert host.rubric(TIANJIN).plugin == "tianjin_meili"
+
+
+# --------------------------------------------------------------------------------------
+# Refused plugins
+# --------------------------------------------------------------------------------------
+
+
+def test_plugin_with_unknown_hook_is_refused_naming_the_hook():
+    class Misspelt:
+        @hookimpl
+        def civic_rubrik(self):  # a typo of civic_rubrics
+            return [tiny_rubric()]
+
+        @hookimpl
+        def civic_decision_styles(self):  # a good hook does not save a plugin with a bad one
+            return [PassMark()]
+
+    host = PluginHost()
+    assert host.register(Misspelt(), name="misspelt") is False
+    assert "misspelt" not in host.plugins
+    assert "civic_rubrik" in host.failures["misspelt"]
+    assert "civic_rubrics" in host.failures["misspelt"]  # the known hooks are listed
+    assert host.pm.get_plugin("misspelt") is None
+    assert host.rubrics() == [] and host.styles() == {}
+
+
+def test_plugin_for_another_interface_version_is_refused_naming_both_versions():
+    class FromTheFuture:
+        CIVIC_PLUGIN_API = 99
+
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric()]
+
+    host = PluginHost()
+    assert host.register(FromTheFuture(), name="future_city") is False
+    why = host.failures["future_city"]
+    assert "99" in why and str(PLUGIN_API_VERSION) in why
+    assert "future_city" not in host.plugins
+    assert host.rubrics() == []
+
+
+def test_second_plugin_under_the_same_name_is_refused():
+    class First:
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    class Second:
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric()]
+
+    host = PluginHost()
+    assert host.register(First(), name="city") is True
+    assert host.register(Second(), name="city") is False
+    assert "already registered" in host.failures["city"] and "'city'" in host.failures["city"]
+    assert host.plugins["city"].hooks == ["civic_decision_styles"]
+    assert host.rubrics() == []  # the second one's rubric is not provided
+
+
+# --------------------------------------------------------------------------------------
+# Conflicts and invalid data
+# --------------------------------------------------------------------------------------
+
+
+def test_two_plugins_providing_one_rubric_id_is_an_error_naming_both():
+    class Styles:
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    class CityA:
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric("shared-id")]
+
+    class CityB:
+        @hookimpl
+        def civic_rubrics(self):
+            data = tiny_rubric("shared-id")
+            data["version"] = "2025"  # even another version of the same id
+            return [data]
+
+    host = PluginHost()
+    for plugin, name in [(Styles(), "styles"), (CityA(), "city_a"), (CityB(), "city_b")]:
+        assert host.register(plugin, name=name)
+    with pytest.raises(PluginError) as caught:
+        host.rubrics()
+    message = str(caught.value)
+    assert "shared-id" in message and "city_a" in message and "city_b" in message
+
+
+def test_rubric_naming_a_style_nobody_provides_is_an_error_listing_available_styles():
+    class City:
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric(style="ranking")]
+
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    host = PluginHost()
+    assert host.register(City(), name="city")
+    with pytest.raises(PluginError) as caught:
+        host.rubric("demo-city")
+    message = str(caught.value)
+    assert "'ranking'" in message and "available" in message and "pass-mark" in message
+    with pytest.raises(PluginError, match="decision style 'ranking'.*available: \\['pass-mark'\\]"):
+        host.style("ranking")
+
+
+def test_invalid_rubric_data_from_a_plugin_is_a_plugin_error():
+    class Sloppy:
+        @hookimpl
+        def civic_rubrics(self):
+            data = tiny_rubric()
+            data["categories"][0]["max_points"] = 12  # the items add up to 10
+            return [data]
+
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    host = PluginHost()
+    assert host.register(Sloppy(), name="sloppy")
+    with pytest.raises(PluginError) as caught:
+        host.rubrics()
+    message = str(caught.value)
+    assert "sloppy" in message and "invalid rubric" in message and "declared maximum is 12" in message
+
+
+def test_rubric_rules_the_style_rejects_are_a_plugin_error():
+    class City:
+        @hookimpl
+        def civic_rubrics(self):
+            data = tiny_rubric()
+            data["levels"][0]["rules"] = {"min_total": 11}  # more than the rubric's 10 points
+            return [data]
+
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    host = PluginHost()
+    assert host.register(City(), name="city")
+    with pytest.raises(PluginError, match="demo-city@2024.*min_total 11 exceeds 10"):
+        host.rubrics()
+
+
+# --------------------------------------------------------------------------------------
+# Every hook is specified with an example and exercised by a test
+# --------------------------------------------------------------------------------------
+
+
+def _hook_specs() -> dict[str, Any]:
+    return {name: getattr(hookspecs, name) for name in dir(hookspecs) if name.startswith("civic_")}
+
+
+def _test_function_sources(skip: str) -> dict[str, str]:
+    """``file::function`` -> source text of every test function under tests/, except ``skip``."""
+    sources: dict[str, str] = {}
+    for path in sorted(TESTS_DIR.glob("test_*.py")):
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_"):
+                if node.name != skip:
+                    sources[f"{path.name}::{node.name}"] = ast.get_source_segment(text, node) or ""
+    return sources
+
+
+def test_plugin_hooks_have_examples_and_tests():
+    """In the spirit of datasette's test_plugin_hooks_have_tests: a new hook in hookspecs.py
+    fails here until it is documented with an example and a test mentions it by name."""
+    specs = _hook_specs()
+    assert len(specs) >= 4
+    sources = _test_function_sources(skip=inspect.currentframe().f_code.co_name)
+    undocumented = [name for name, fn in specs.items() if "Example" not in (fn.__doc__ or "")]
+    assert undocumented == [], f"hooks without an 'Example' in their docstring: {undocumented}"
+    untested = [name for name in specs if not any(name in src for src in sources.values())]
+    assert untested == [], f"hooks no test function mentions: {untested}"
+    # and this module, the plugin interface's own tests, exercises every one of them
+    here = {k: v for k, v in sources.items() if k.startswith(Path(__file__).name + "::")}
+    assert [name for name in specs if not any(name in src for src in here.values())] == []
+
+
+def test_civic_rubrics_hook_provides_validated_rubrics():
+    class City:
+        @hookimpl
+        def civic_rubrics(self):
+            # a Rubric instance or plain data: both are accepted and validated
+            return [Rubric.model_validate(tiny_rubric("city-a")), tiny_rubric("city-b")]
+
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    host = PluginHost()
+    assert host.register(City(), name="city")
+    assert [p.rubric.ref for p in host.rubrics()] == ["city-a@2024", "city-b@2024"]
+    assert all(p.plugin == "city" for p in host.rubrics())
+    assert host.rubric("city-b").rubric.max_total == Decimal(10)
+    with pytest.raises(NotFound, match="rubric nowhere not found; known: city-a@2024, city-b@2024"):
+        host.rubric("nowhere")
+
+
+def test_civic_decision_styles_hook_provides_styles_and_refuses_duplicates():
+    class City:
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    class Copycat:
+        @hookimpl
+        def civic_decision_styles(self):
+            return [PassMark()]
+
+    host = PluginHost()
+    assert host.register(City(), name="city")
+    style = host.style("pass-mark")
+    assert isinstance(style, DecisionStyle)
+    assert host.register(Copycat(), name="copycat")
+    with pytest.raises(PluginError, match="'pass-mark' is provided by both plugin 'city' and plugin 'copycat'"):
+        host.styles()
+
+
+def test_civic_aggregations_hook_adds_an_aggregation_to_the_core_ones():
+    class Strict:
+        @hookimpl
+        def civic_aggregations(self):
+            return [Aggregation("min", lambda points: min(points), "the strictest assessor")]
+
+    host = PluginHost()
+    with pytest.raises(PluginError, match="aggregation 'min' is not provided.*available: \\['mean', 'median'\\]"):
+        host.aggregation("min")
+    assert host.register(Strict(), name="strict")
+    points = [Decimal("2.5"), Decimal("1.5"), Decimal("3")]
+    assert host.aggregation("min").combine(points) == Decimal("1.5")
+    assert host.aggregation("mean").combine(points) == Decimal("7") / 3
+    assert host.aggregation("median").combine(points) == Decimal("2.5")
+
+    class Again:
+        @hookimpl
+        def civic_aggregations(self):
+            return [Aggregation("min", min)]
+
+    assert host.register(Again(), name="again")
+    with pytest.raises(PluginError, match="aggregation 'min' is provided twice"):
+        host.aggregation("min")
+
+
+def test_civic_default_schedule_hook_gives_the_dongli_schedule_for_tianjin_only(plugins):
+    import plugins.tianjin_meili as tianjin
+
+    rubric = tianjin_rubric(plugins)
+    schedule = plugins.default_schedule(rubric, 2020)
+    assert len(schedule) == 12 and all(isinstance(p, PhaseSpec) for p in schedule)
+    assert [p.id for p in schedule][:2] == ["plan", "application"]
+    assert (schedule[1].start, schedule[1].end) == ("2020-03-01", "2020-03-12")
+    assert (schedule[-1].id, schedule[-1].end) == ("supervision", "2021-11-30")
+    assert [p.start[:4] for p in plugins.default_schedule(rubric, 2023)] == ["2023"] * 12
+
+    other = Rubric.model_validate(tiny_rubric("elsewhere"))
+    assert tianjin.civic_default_schedule(rubric=other, year=2020) is None
+    assert plugins.pm.hook.civic_default_schedule(rubric=other, year=2020) is None
+    assert plugins.default_schedule(other, 2020) == []
+
+
+# --------------------------------------------------------------------------------------
+# The core runs a whole campaign on a plugin that is not Tianjin's
+# --------------------------------------------------------------------------------------
+
+
+class DemoCity:
+    """A complete, tiny city plugin: rubric, style, aggregation and schedule."""
+
+    __version__ = "0.0.1"
+    CIVIC_PLUGIN_API = PLUGIN_API_VERSION
+
+    @hookimpl
+    def civic_rubrics(self):
+        return [tiny_rubric("demo-city", aggregation="min")]
+
+    @hookimpl
+    def civic_decision_styles(self):
+        return [PassMark()]
+
+    @hookimpl
+    def civic_aggregations(self):
+        return [Aggregation("min", lambda points: min(points), "the strictest assessor")]
+
+    @hookimpl
+    def civic_default_schedule(self, rubric, year):
+        if rubric.id != "demo-city":
+            return None
+        return [
+            PhaseSpec(id="apply", label="申报", kind="application", start=f"{year}-03-01", end=f"{year}-03-31"),
+            PhaseSpec(id="notice", label="公示", kind="notice", start=f"{year}-10-01", end=f"{year}-10-07"),
+        ]
+
+
+def test_a_campaign_runs_end_to_end_on_a_non_tianjin_plugin():
+    """civic_rubrics, civic_decision_styles, civic_aggregations and civic_default_schedule of
+    one small plugin are all the core needs; no Tianjin code is registered."""
+    host = PluginHost()
+    assert host.register(DemoCity(), name="demo_city")
+    assert set(host.plugins) == {"core", "demo_city"} and host.failures == {}
+    with pytest.raises(NotFound):
+        host.rubric(TIANJIN)
+
+    tenant = "demo"
+    owner = actor(Role.CITY_OWNER, "owner", "示例市民政局", tenant)
+    district = actor(Role.DISTRICT_OFFICER, "district", "示例区民政局", tenant)
+    street = actor(Role.STREET_OFFICER, "street", "示例街道", tenant)
+    assessors = [actor(Role.ASSESSOR, f"assessor-{n}", "评估组", tenant) for n in (1, 2)]
+    resident = actor(Role.RESIDENT, "resident", "居民", tenant)
+
+    app = CivicLedger("memory://", plugins=host, today=lambda: dt.date(2024, 3, 1))
+    try:
+        app.register_tenant(owner, tenant, "示例市")
+        east = app.register_community(district, "east", "东苑社区", "示例区", "示例街道", 800, 2000)
+        west = app.register_community(district, "west", "西苑社区", "示例区", "示例街道", 600, 1500)
+        campaign_id = app.create_campaign(owner, "demo-2024", "2024年示例社区评选", 2024, "demo-city")
+        campaign = app.campaign(owner, campaign_id)
+        assert campaign.rubric["id"] == "demo-city"
+        assert [p["id"] for p in campaign.schedule] == ["apply", "notice"]  # from civic_default_schedule
+        app.open_campaign(owner, campaign_id, on="2024-03-01")
+
+        with pytest.raises(RuleViolation, match="below the pass mark 8"):  # the style's gate
+            app.apply(street, campaign_id, east, "good", {"1": "3", "2": "2"}, on="2024-03-05")
+        a = app.apply(street, campaign_id, east, "good", {"1": "6", "2": "3"}, on="2024-03-05")
+        b = app.apply(street, campaign_id, west, "good", {"1": "5", "2": "4"}, on="2024-03-06")
+        for cid in (a, b):
+            app.review(district, cid, "approve", on="2024-03-10")
+
+        sheets = {
+            a: [{"1": "6", "2": "4"}, {"1": "5", "2": "3.5"}],  # min: 5 + 3.5 = 8.5 (mean would be 9.25)
+            b: [{"1": "4", "2": "4"}, {"1": "6", "2": "2"}],  # min: 4 + 2 = 6 (mean would be 8)
+        }
+        for cid, pair in sheets.items():
+            for assessor, scores in zip(assessors, pair):
+                assert app.submit_score_sheet(assessor, cid, "official", scores, on="2024-09-15") == 2
+            app.record_survey(owner, cid, respondents=50, households=50, satisfied=45,
+                              basically_satisfied=4, dissatisfied=1, on="2024-09-20")
+
+        assert app.open_public_notice(owner, campaign_id, "2024-10-01", "2024-10-07") == [a]
+        objection = app.file_objection(resident, a, "绿地有死角", ["2"], on="2024-10-03")
+        app.resolve_objection(owner, a, objection, False, "复核不属实", on="2024-10-05")
+        app.close_public_notice(owner, campaign_id, on="2024-10-08")
+        assert app.decide(owner, campaign_id, on="2024-10-10") == {a: True, b: False}
+
+        named = app.candidacy(owner, a)
+        derivation = named.decision["derivation"]
+        assert derivation["style"] == {"name": "pass-mark", "version": "1"}
+        assert Decimal(derivation["outcome"]["total"]) == Decimal("8.5")
+        assert derivation["rubric"]["hash"] == host.rubric("demo-city").rubric.content_hash
+        assert app.community(owner, east).held_levels() == ["good"]
+        not_named = app.candidacy(owner, b).decision["derivation"]
+        assert "未列入公示名单" in not_named["reasons"][0]
+        assert app.community(owner, west).held_levels() == []
+    finally:
+        app.close()
