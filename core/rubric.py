@@ -102,6 +102,7 @@ class Rubric(_Strict):
     provisional: bool = False
 
     _item_index: dict[str, RubricItem] = PrivateAttr(default_factory=dict)
+    _allowed: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("categories")
     @classmethod
@@ -140,6 +141,16 @@ class Rubric(_Strict):
         if not self._item_index:
             self._item_index.update((item.id, item) for cat in self.categories for item in cat.items)
         return self._item_index
+
+    def allowed_points(self, item_id: str) -> frozenset[str]:
+        """Every valid score of an item as canonical decimal strings ("0", "0.5", … "2.5")."""
+        cached = self._allowed.get(item_id)
+        if cached is None:
+            item = self.item(item_id)
+            steps = int(item.max_points / self.step)
+            cached = frozenset(canonical_points(self.step * n) for n in range(steps + 1))
+            self._allowed[item_id] = cached
+        return cached
 
     def item(self, item_id: str) -> RubricItem:
         """The item with ``item_id``; KeyError if the rubric has none."""
@@ -180,6 +191,13 @@ class Rubric(_Strict):
     @property
     def ref(self) -> str:
         return f"{self.id}@{self.version}"
+
+
+def canonical_points(points: Decimal) -> str:
+    """The one spelling of a number of points: no exponent, no trailing zeros."""
+    if points == 0:
+        return "0"
+    return format(points.normalize(), "f")
 
 
 def subtotals(rubric: Rubric, item_points: dict[str, Decimal]) -> tuple[dict[str, Decimal], Decimal]:

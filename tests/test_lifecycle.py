@@ -131,7 +131,7 @@ def test_score_correction_changes_the_official_total(world):
     before = app.candidacy(world.owner, c3).scores["official"]["assessor-1"]["1"]
     app.correct_score(world.assessors[0], c3, "official", "1", "0.5", "录入错误", on="2020-11-08")
     after = app.candidacy(world.owner, c3)
-    assert after.scores["official"]["assessor-1"]["1"] == Decimal("0.5") != before
+    assert after.scores["official"]["assessor-1"]["1"] == "0.5" != before
     events = [h for h in app.history(world.owner, c3) if h["event"] == "Candidacy.ItemScoreCorrected"]
     assert events[0]["reason"] == "录入错误"
 

@@ -217,14 +217,21 @@ def test_ledger_writes_to_the_sqlite_file_named_by_the_setting(tmp_path, monkeyp
         again.close()
 
 
-def test_ledger_refuses_to_run_when_the_library_would_pick_another_store(tmp_path, monkeypatch, host):
-    # eventsourcing reads <APP NAME>_PERSISTENCE_MODULE before PERSISTENCE_MODULE; a stray
-    # variable like this one must not quietly turn the ledger into an in-memory one
+def test_stray_library_variables_cannot_redirect_the_store(tmp_path, monkeypatch, host):
+    # eventsourcing would read <APP NAME>_* and plain settings from the process environment;
+    # the ledger takes its store from CIVIC_DATABASE_URL alone, so these change nothing
     monkeypatch.setenv("CIVICLEDGER_PERSISTENCE_MODULE", "eventsourcing.popo")
-    url = f"sqlite:///{tmp_path}/civic.sqlite3"
-    with pytest.raises(ConfigurationError, match="resolved to eventsourcing.popo.*refusing to run on the wrong store") as caught:
-        CivicLedger(url, plugins=host)
-    assert url in str(caught.value)
+    monkeypatch.setenv("CIVICLEDGER_SQLITE_DBNAME", ":memory:")
+    monkeypatch.setenv("POSTGRES_SCHEMA", "elsewhere")
+    path = tmp_path / "civic.sqlite3"
+    app = CivicLedger(f"sqlite:///{path}", plugins=host)
+    try:
+        assert type(app.factory).__module__ == "eventsourcing.sqlite"
+        app.register_tenant(OWNER, "tianjin", "天津市")
+    finally:
+        app.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == 1
 
 
 def test_memory_store_is_used_only_when_asked_for(monkeypatch, host):

@@ -8,7 +8,7 @@ decision with its derivation and, later, a revocation (摘牌).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from copy import deepcopy
 from typing import Any
 from uuid import UUID
 
@@ -41,7 +41,7 @@ class Candidacy(Aggregate):
         campaign_id: str,
         community_id: str,
         level: str,
-        self_scores: dict[str, Decimal],
+        self_scores: dict[str, str],
         facts: dict[str, Any],
     ) -> None:
         self.tenant = tenant
@@ -52,8 +52,9 @@ class Candidacy(Aggregate):
         self.application_scores = dict(self_scores)
         self.facts = dict(facts)
         self.reviews: list[dict[str, Any]] = []
-        # kind -> assessor id -> item id -> points (latest value; history is in the events)
-        self.scores: dict[str, dict[str, dict[str, Decimal]]] = {k: {} for k in ASSESSMENT_KINDS}
+        # kind -> assessor id -> item id -> points as a decimal string (latest value; the
+        # history is in the events). Strings keep events and snapshots plain JSON.
+        self.scores: dict[str, dict[str, dict[str, str]]] = {k: {} for k in ASSESSMENT_KINDS}
         self.vetoes: dict[str, dict[str, Any]] = {}
         self.survey: dict[str, Any] | None = None
         self.objections: dict[str, dict[str, Any]] = {}
@@ -63,7 +64,7 @@ class Candidacy(Aggregate):
     # -- application and review -----------------------------------------------
 
     @event("Resubmitted")
-    def resubmit(self, meta: dict[str, Any], self_scores: dict[str, Decimal], facts: dict[str, Any]) -> None:
+    def resubmit(self, meta: dict[str, Any], self_scores: dict[str, str], facts: dict[str, Any]) -> None:
         self.application_scores = dict(self_scores)
         self.facts = dict(facts)
         self.status = APPLIED
@@ -79,14 +80,13 @@ class Candidacy(Aggregate):
 
     # -- assessments -----------------------------------------------------------
 
-    @event("ItemScored")
-    def score_item(self, meta: dict[str, Any], kind: str, assessor: str, item: str, points: Decimal) -> None:
-        self.scores[kind].setdefault(assessor, {})[item] = points
+    @event("ScoreSheetSubmitted")
+    def submit_sheet(self, meta: dict[str, Any], kind: str, assessor: str, points: dict[str, str]) -> None:
+        """One assessor's points for some or all items, recorded as one fact."""
+        self.scores[kind].setdefault(assessor, {}).update(points)
 
     @event("ItemScoreCorrected")
-    def correct_item_score(
-        self, meta: dict[str, Any], kind: str, assessor: str, item: str, points: Decimal
-    ) -> None:
+    def correct_item_score(self, meta: dict[str, Any], kind: str, assessor: str, item: str, points: str) -> None:
         self.scores[kind][assessor][item] = points
 
     @event("VetoRecorded")
@@ -143,6 +143,18 @@ class Candidacy(Aggregate):
     def revoke(self, meta: dict[str, Any], findings: list[str]) -> None:
         self.revocation = {"reason": meta.get("reason"), "findings": list(findings), "effective": meta.get("effective")}
         self.status = REVOKED
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Candidacy:
+        # Commands work on a copy of the cached aggregate. Item points are immutable
+        # strings, so the score sheets are copied two levels deep instead of object by
+        # object: the generic deepcopy of a few hundred scores dominated a score command.
+        clone = object.__new__(type(self))
+        for key, value in self.__dict__.items():
+            if key == "scores":
+                clone.__dict__[key] = {k: {a: dict(s) for a, s in sheets.items()} for k, sheets in value.items()}
+            else:
+                clone.__dict__[key] = deepcopy(value, memo)
+        return clone
 
     # -- derived ---------------------------------------------------------------
 

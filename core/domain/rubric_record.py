@@ -23,7 +23,7 @@ class RubricRecord(Aggregate):
         meta: dict[str, Any],
         content_hash: str,
         rubric_id: str,
-        version: str,
+        rubric_version: str,
         definition: str,
         provided_by: str,
         tenant: str | None,
@@ -31,7 +31,7 @@ class RubricRecord(Aggregate):
     ) -> None:
         self.content_hash = content_hash
         self.rubric_id = rubric_id
-        self.version = version
+        self.rubric_version = rubric_version
         self.definition = definition
         self.provided_by = provided_by
         self.tenant = tenant

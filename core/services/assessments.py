@@ -16,14 +16,16 @@ class AssessmentCommands(CandidacyCommands):
         self, actor: Actor, candidacy_id: str, kind: str, scores: dict[str, Any], on: str | None = None,
         expected_version: int | None = None,
     ) -> int:
-        """Record an assessor's points for some or all items in one atomic write.
+        """Record an assessor's points for some or all items as one event (one atomic write).
 
         Each item may be scored once per assessor and kind; a change is a correction with a
         reason (:meth:`correct_score`). Returns the number of item scores recorded.
         """
         if kind not in ASSESSMENT_KINDS:
             raise InvalidInput("kind", kind, ", ".join(ASSESSMENT_KINDS))
-        candidacy, campaign = self._candidacy_for(actor, candidacy_id, f"score:{kind}", expected_version)
+        candidacy, campaign = self._candidacy_for(
+            actor, candidacy_id, f"score:{kind}", expected_version, readonly_campaign=True
+        )
         self.require_open(campaign)
         if kind == "official" and candidacy.status != APPROVED:
             raise RuleViolation(f"candidacy is {candidacy.status}; official scoring needs an approved candidacy")
@@ -38,10 +40,7 @@ class AssessmentCommands(CandidacyCommands):
                 f"assessor {actor.id} already scored item(s) {', '.join(repeated)} ({kind}); "
                 "change a recorded score with a correction and its reason"
             )
-        meta = self.campaign_meta(actor, campaign, on=on)
-        for item in rubric.items():
-            if item.id in checked:
-                candidacy.score_item(meta=meta, kind=kind, assessor=actor.id, item=item.id, points=checked[item.id])
+        candidacy.submit_sheet(meta=self.campaign_meta(actor, campaign, on=on), kind=kind, assessor=actor.id, points=checked)
         self.save_all(candidacy)
         return len(checked)
 
@@ -52,7 +51,9 @@ class AssessmentCommands(CandidacyCommands):
         """Correct one's own recorded item score; the old value stays in the history."""
         if kind not in ASSESSMENT_KINDS:
             raise InvalidInput("kind", kind, ", ".join(ASSESSMENT_KINDS))
-        candidacy, campaign = self._candidacy_for(actor, candidacy_id, f"score:{kind}", expected_version)
+        candidacy, campaign = self._candidacy_for(
+            actor, candidacy_id, f"score:{kind}", expected_version, readonly_campaign=True
+        )
         self.require_open(campaign)
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; its scores can no longer change")
@@ -62,7 +63,7 @@ class AssessmentCommands(CandidacyCommands):
             raise RuleViolation(f"assessor {actor.id} has no {kind} score for item {item} to correct")
         candidacy.correct_item_score(
             meta=self.campaign_meta(actor, campaign, on=on, reason=self.check_text("reason", reason)),
-            kind=kind, assessor=actor.id, item=str(item), points=value,
+            kind=kind, assessor=actor.id, item=str(item), points=str(value),
         )
         self.save_all(candidacy)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import Environment
 
 from core.actors import Actor, Role
 from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Tenant
@@ -18,12 +20,13 @@ from core.domain import ids
 from core.errors import ConfigurationError, InvalidInput, NotFound, RuleViolation, VersionConflict
 from core.permissions import authorize
 from core.plugins import PluginHost
-from core.rubric import Rubric
+from core.rubric import Rubric, canonical_points
 from core.storage import StoreConfig, configured_url, parse_url
 
 A = TypeVar("A", bound=Aggregate)
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+AGGREGATE_CACHE_SIZE = 2000
 ALL_TENANTS = "*"
 
 _EXPECTED_RECORDERS = {
@@ -43,7 +46,7 @@ class LedgerBase(Application[UUID]):
     """
 
     name = "CivicLedger"
-    snapshotting_intervals = {Tenant: 200, Community: 50, Campaign: 200, Candidacy: 200, Inspection: 100}
+    snapshotting_intervals = {Tenant: 200, Community: 50, Campaign: 200, Candidacy: 100, Inspection: 100}
 
     def __init__(
         self,
@@ -65,6 +68,17 @@ class LedgerBase(Application[UUID]):
                 f"storage {self.store.display!r} resolved to {module}, expected "
                 f"{_EXPECTED_RECORDERS[self.store.kind]}; refusing to run on the wrong store"
             )
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """Only the storage URL's settings configure the store.
+
+        The library would also read the process environment (including variables prefixed
+        with the application name), which could silently redirect a configured store, for
+        example to an in-memory SQLite database.
+        """
+        settings = {"IS_SNAPSHOTTING_ENABLED": "y", "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE)}
+        settings.update(env or {})
+        return Environment(name, settings)
 
     # -- event metadata ---------------------------------------------------------
 
@@ -93,14 +107,23 @@ class LedgerBase(Application[UUID]):
 
     # -- loading and saving -------------------------------------------------------
 
-    def load(self, cls: type[A], aggregate_id: UUID | str, actor: Actor, kind: str, version: int | None = None) -> A:
-        """Load an aggregate the actor may see; anything else is NotFound."""
+    def load(
+        self, cls: type[A], aggregate_id: UUID | str, actor: Actor, kind: str, version: int | None = None,
+        *, readonly: bool = False,
+    ) -> A:
+        """Load an aggregate the actor may see; anything else is NotFound.
+
+        Loads go through an aggregate cache that catches up with the store on every read.
+        A command gets its own copy; ``readonly`` hands out the shared cached object, which
+        the caller must not change (cheaper for aggregates only read, such as a campaign
+        consulted while scoring).
+        """
         try:
             uid = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
         except ValueError:
             raise InvalidInput(f"{kind}_id", aggregate_id, "a UUID as printed by the platform") from None
         try:
-            aggregate = self.repository.get(uid, version=version)
+            aggregate = self.repository.get(uid, version=version, deepcopy_from_cache=not readonly)
         except AggregateNotFoundError:
             raise NotFound(kind, uid) from None
         if not isinstance(aggregate, cls):
@@ -154,7 +177,7 @@ class LedgerBase(Application[UUID]):
         assert isinstance(record, RubricRecord)
         rubric = Rubric.model_validate_json(record.definition)
         if rubric.content_hash != content_hash:
-            raise RuleViolation(f"stored rubric {record.rubric_id}@{record.version} does not match its hash {content_hash}")
+            raise RuleViolation(f"stored rubric {record.rubric_id}@{record.rubric_version} does not match its hash {content_hash}")
         self._rubric_cache[content_hash] = rubric
         return rubric
 
@@ -210,6 +233,8 @@ class LedgerBase(Application[UUID]):
             item = rubric.item(str(item_id))
         except KeyError:
             raise InvalidInput(field, item_id, f"an item id of rubric {rubric.ref} (1 of {len(rubric.items())})") from None
+        if isinstance(value, str) and value in rubric.allowed_points(item.id):
+            return Decimal(value)  # already canonical: the common case, checked by set lookup
         allowed = f"0 to {item.max_points} in steps of {rubric.step} (item {item.id})"
         if isinstance(value, bool):
             raise InvalidInput(f"{field}[{item.id}]", value, allowed)
@@ -219,9 +244,10 @@ class LedgerBase(Application[UUID]):
             raise InvalidInput(f"{field}[{item.id}]", value, allowed) from None
         if not points.is_finite() or points < 0 or points > item.max_points or points % rubric.step:
             raise InvalidInput(f"{field}[{item.id}]", value, allowed)
-        return points.normalize() if points != 0 else Decimal(0)
+        return Decimal(canonical_points(points))
 
-    def check_sheet(self, rubric: Rubric, field: str, scores: Any, *, complete: bool) -> dict[str, Decimal]:
+    def check_sheet(self, rubric: Rubric, field: str, scores: Any, *, complete: bool) -> dict[str, str]:
+        """A score sheet as item id -> canonical decimal string, in rubric order."""
         if not isinstance(scores, dict) or not scores:
             raise InvalidInput(field, scores, "an object mapping item ids to points")
         if len({str(k) for k in scores}) != len(scores):
@@ -231,4 +257,4 @@ class LedgerBase(Application[UUID]):
             missing = [i.id for i in rubric.items() if i.id not in checked]
             if missing:
                 raise InvalidInput(field, f"{len(checked)} items", f"every item of {rubric.ref}; missing: {', '.join(missing)}")
-        return checked
+        return {i.id: str(checked[i.id]) for i in rubric.items() if i.id in checked}

@@ -3,6 +3,7 @@ changes to a frozen candidate list."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from core.actors import Actor, Role
@@ -21,12 +22,15 @@ class CandidacyCommands(CampaignCommands):
         return self.load(Candidacy, candidacy_id, actor, "candidacy")
 
     def _candidacy_for(
-        self, actor: Actor, candidacy_id: str, action: str, expected_version: int | None = None
+        self, actor: Actor, candidacy_id: str, action: str, expected_version: int | None = None,
+        *, readonly_campaign: bool = False,
     ) -> tuple[Candidacy, Campaign]:
+        """The candidacy to change and its campaign (shared, not to be changed, when
+        ``readonly_campaign``)."""
         candidacy = self.candidacy(actor, candidacy_id)
         self.authorize(actor, action, candidacy.tenant)
         self.check_version(candidacy, expected_version, "candidacy")
-        return candidacy, self.campaign(actor, candidacy.campaign_id)
+        return candidacy, self.load(Campaign, candidacy.campaign_id, actor, "campaign", readonly=readonly_campaign)
 
     @staticmethod
     def _check_street(actor: Actor, community: Community) -> None:
@@ -68,7 +72,7 @@ class CandidacyCommands(CampaignCommands):
         rubric = self.rubric_of(campaign)
         scores = self.check_sheet(rubric, "self_scores", self_scores, complete=True)
         facts = self._check_facts(facts)
-        _, total = subtotals(rubric, scores)
+        _, total = subtotals(rubric, {k: Decimal(v) for k, v in scores.items()})
         refused = self.plugins.style(rubric.style).check_application(rubric, level, total, facts)
         if refused:
             raise RuleViolation(f"application of {community.name} refused: " + "; ".join(refused))
@@ -108,7 +112,7 @@ class CandidacyCommands(CampaignCommands):
         rubric = self.rubric_of(campaign)
         scores = self.check_sheet(rubric, "self_scores", self_scores, complete=True)
         facts = self._check_facts(facts)
-        _, total = subtotals(rubric, scores)
+        _, total = subtotals(rubric, {k: Decimal(v) for k, v in scores.items()})
         refused = self.plugins.style(rubric.style).check_application(rubric, candidacy.level, total, facts)
         if refused:
             raise RuleViolation("resubmission refused: " + "; ".join(refused))

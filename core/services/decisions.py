@@ -39,14 +39,14 @@ def plain(value: Any) -> Any:
 class DecisionCommands(InspectionCommands):
     # -- evidence -----------------------------------------------------------------------
 
-    def _combined(self, rubric: Rubric, sheets: dict[str, dict[str, Decimal]]) -> tuple[dict[str, Decimal], list[str]]:
+    def _combined(self, rubric: Rubric, sheets: dict[str, dict[str, str]]) -> tuple[dict[str, Decimal], list[str]]:
         """Per-item points combined over assessors by the rubric's aggregation, and the
         items nobody scored."""
         combine = self.plugins.aggregation(rubric.aggregation).combine
         points: dict[str, Decimal] = {}
         missing = []
         for item in rubric.items():
-            given = [sheet[item.id] for _, sheet in sorted(sheets.items()) if item.id in sheet]
+            given = [Decimal(sheet[item.id]) for _, sheet in sorted(sheets.items()) if item.id in sheet]
             if given:
                 points[item.id] = _q(Decimal(combine(given)))
             else:
@@ -61,7 +61,11 @@ class DecisionCommands(InspectionCommands):
                 f"{community.name}: official assessment incomplete; no official score for item(s) {', '.join(missing)}"
             )
         per_category, total = subtotals(rubric, official)
-        self_sheet = self._combined(rubric, candidacy.scores["self"])[0] if candidacy.scores["self"] else candidacy.application_scores
+        self_sheet = (
+            self._combined(rubric, candidacy.scores["self"])[0]
+            if candidacy.scores["self"]
+            else {k: Decimal(v) for k, v in candidacy.application_scores.items()}
+        )
         mock = self._combined(rubric, candidacy.scores["mock"])[0] if candidacy.scores["mock"] else None
         survey = None
         if candidacy.survey is not None:

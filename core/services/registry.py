@@ -123,7 +123,7 @@ class RegistryCommands(LedgerBase):
             meta=self.meta(actor, actor.tenant, rubric=rubric.content_hash),
             content_hash=rubric.content_hash,
             rubric_id=rubric.id,
-            version=rubric.version,
+            rubric_version=rubric.version,
             definition=rubric.canonical_json(),
             provided_by=provided_by,
             tenant=tenant,
