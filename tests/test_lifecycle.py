@@ -66,6 +66,10 @@ def test_full_lifecycle_names_revokes_and_records_derivations(world):
     assert sum(Decimal(v) for v in derivation["outcome"]["subtotals"].values()) == Decimal("92")
     assert derivation["rubric"]["hash"] == world.rubric.content_hash
     assert derivation["positions"]["candidacy"] == [ids["c1"], c1.version - 1]
+    assert derivation["outcome"]["application_gate"] == {"min_self_total": "80", "application_total": "92.0"}
+    assert [ch["rule"] for ch in derivation["outcome"]["checks"]] == [
+        "no_veto", "min_total", "no_upheld_objection", "survey_recorded"
+    ]
     premium = app.candidacy(world.owner, ids["c1p"]).decision["derivation"]
     assert premium["outcome"]["provisional"] is True
     assert any("暂行标准" in r for r in premium["reasons"])

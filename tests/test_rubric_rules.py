@@ -259,6 +259,7 @@ def candidate(
         assessors=["assessor-1", "assessor-2"],
         self_total=Decimal("90"),
         mock_total=None,
+        application_total=Decimal("90"),
         vetoes=list(vetoes or []),
         survey=survey,
         objections={"open": open_objections, "upheld": upheld, "dismissed": 0},

@@ -63,6 +63,7 @@ class CandidateEvidence:
     assessors: list[str]
     self_total: Decimal | None
     mock_total: Decimal | None
+    application_total: Decimal | None
     vetoes: list[str]
     survey: dict[str, Any] | None
     objections: dict[str, int]

@@ -86,6 +86,7 @@ class DecisionCommands(InspectionCommands):
             assessors=sorted(candidacy.scores["official"]),
             self_total=subtotals(rubric, self_sheet)[1],
             mock_total=subtotals(rubric, mock)[1] if mock is not None else None,
+            application_total=subtotals(rubric, {k: Decimal(v) for k, v in candidacy.application_scores.items()})[1],
             vetoes=sorted(candidacy.vetoes),
             survey=survey,
             objections=candidacy.objection_counts(),

@@ -123,6 +123,7 @@ class ThresholdStyle:
             "assessors": list(c.assessors),
             "self_total": _fmt(c.self_total),
             "mock_total": _fmt(c.mock_total),
+            "application_gate": {"min_self_total": _fmt(rules.min_self_total), "application_total": _fmt(c.application_total)},
             "vetoes": list(c.vetoes),
             "survey": {k: _fmt(v) if not isinstance(v, int) else v for k, v in c.survey.items()} if c.survey else None,
             "objections": dict(c.objections),
