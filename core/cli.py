@@ -77,7 +77,8 @@ def demo() -> None:
             campaign_id = demo_data.build(ledger_app, step)
         print_outcome(ledger_app, demo_data.reader(), campaign_id)
         out.print(f"\n活动 campaign id: {campaign_id}")
-        out.print(f"历史 history: civic history {campaign_id}")
+        program = sys.argv[0] if sys.argv and sys.argv[0].endswith("civic") else "civic"
+        out.print(f"历史 history: {program} history {campaign_id}")
     except CivicError as exc:
         fail(exc)
 
