@@ -164,7 +164,7 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
                 cast.owner, candidacies[key], respondents=respondents, households=min(respondents, households),
                 satisfied=respondents - dissatisfied - 20, basically_satisfied=20, dissatisfied=dissatisfied, on="2020-11-04",
             )
-    app.open_public_notice(cast.owner, campaign, "2020-11-01", "2020-11-07")
+    app.open_public_notice(cast.owner, campaign, "2020-11-01", "2020-11-07", on="2020-11-01")
     objection = app.file_objection(
         cast.resident, candidacies[UPHELD_OBJECTION], "小区内仍有私搭乱建未整改，与公示材料不符", ["39"], on="2020-11-03"
     )

@@ -4,7 +4,9 @@
   the project) — the embedded store; the file and its folder are created on first use;
 - ``postgresql://user[:password]@host[:port]/dbname[?schema=name]`` — PostgreSQL through a
   connection pool; tables (and the schema) are created on first start;
-- ``memory://`` — in-process storage that is gone when the process ends (tests only).
+- ``memory://`` — in-process storage that is gone when the process ends (tests only);
+  ``sqlite:///:memory:`` and ``sqlite:///file:…`` URIs are refused in its favour, so an
+  in-memory store is always asked for by name.
 
 The eventsourcing library falls back to in-memory storage when it is not configured.
 This module never lets that happen: every URL is translated into an explicit
@@ -83,6 +85,13 @@ def _sqlite(url: str) -> StoreConfig:
     raw = unquote(url[len("sqlite:///"):])
     if not raw or raw.endswith("/"):
         raise ConfigurationError(f"{ENV_VAR}={url!r}: the SQLite URL names no file")
+    if raw == ":memory:" or raw.lower().startswith("file:"):
+        # SQLite would keep such a database in memory (or open a URI the store cannot
+        # vouch for): the platform would run without persistence and nobody would notice.
+        raise ConfigurationError(
+            f"{ENV_VAR}={url!r}: an in-memory SQLite database (':memory:' or a 'file:' URI) is not "
+            "allowed; use memory:// for an in-memory store, or sqlite:///PATH for a database file"
+        )
     path = Path(raw)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import pytest
 from core.actors import Actor, Role
 from core.domain.campaign import CANCELLED, CLOSED, OPEN
 from core.errors import NotFound, RuleViolation
-from tests.helpers import World, notification_count
+from tests.helpers import World, notification_count, sheet
 from tests.test_lifecycle import run_to_decision
 
 
@@ -106,3 +106,30 @@ def test_a_level_made_official_loses_its_provisional_note(world):
     assert provider == "tenant tianjin"
     assert (level.provisional, level.note, level.label) == (False, "", "精品美丽社区")
     assert not rubric.is_provisional
+
+
+def test_odd_input_types_get_domain_errors_and_record_nothing(world):
+    from core.errors import InvalidInput
+
+    app = world.app
+    campaign_id = world.setup()
+    app.open_campaign(world.owner, campaign_id)
+    cid = world.apply(campaign_id, "c1")
+    app.review(world.district, cid, "approve", on="2020-03-11")
+    visit = app.conduct_inspection(world.inspector, cid, "announced", "2020-05-01", ["甲"])
+    before = notification_count(app)
+    attempts = [
+        ("finding_id", lambda: app.plan_rectification(world.community, visit, ["F1"], "计划")),
+        ("veto_id", lambda: app.record_veto(world.assessors[0], cid, ["V1"], "理由")),
+        ("veto_id", lambda: app.withdraw_veto(world.owner, cid, {"V1": 1}, "理由")),
+        ("objection_id", lambda: app.resolve_objection(world.owner, cid, ["x"], True, "理由")),
+        ("base", lambda: app.configure_rubric(world.owner, None, "v2", {}, "理由")),
+        ("facts.楼栋数", lambda: world.app.apply(world.street_a, campaign_id, world.communities["c2"], "meili",
+                                              sheet(world.rubric, 90), facts={"楼栋数": float("nan")}, on="2020-03-10")),
+        ("scores[1]", lambda: app.submit_score_sheet(world.assessors[0], cid, "official", {"1": "1e-999999999"})),
+    ]
+    for field, attempt in attempts:
+        with pytest.raises(InvalidInput) as caught:
+            attempt()
+        assert caught.value.field == field
+    assert notification_count(app) == before

@@ -45,7 +45,7 @@ def run_to_decision(world: World) -> dict[str, str]:
     world.score_official(c3, [70, 75, 72.5])  # 72.5 -> below 80
     for cid in (c1, c2, c3, c1p):
         world.survey(cid)
-    listed = app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07")
+    listed = app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07", on="2020-11-01")
     assert set(listed) == {c1, c2, c1p}
     objection = app.file_objection(world.resident, c2, "公示材料与实际不符", ["38"], on="2020-11-03")
     app.resolve_objection(world.owner, c2, objection, True, "核查属实", on="2020-11-06")
@@ -129,15 +129,62 @@ def test_returned_application_is_resubmitted_and_approved(world):
 
 def test_score_correction_changes_the_official_total(world):
     app = world.app
-    ids = run_to_decision(world)
-    # nothing can be corrected after the public notice is decided, so correct before deciding
-    c3 = ids["c3"]
-    before = app.candidacy(world.owner, c3).scores["official"]["assessor-1"]["1"]
-    app.correct_score(world.assessors[0], c3, "official", "1", "0.5", "录入错误", on="2020-11-08")
-    after = app.candidacy(world.owner, c3)
+    campaign = world.setup()
+    app.open_campaign(world.owner, campaign)
+    cid = world.apply(campaign, "c1")
+    app.review(world.district, cid, "approve", on="2020-03-11")
+    world.score_official(cid, [90, 90, 90])
+    before = app.candidacy(world.owner, cid).scores["official"]["assessor-1"]["1"]
+    app.correct_score(world.assessors[0], cid, "official", "1", "0.5", "录入错误", on="2020-10-16")
+    after = app.candidacy(world.owner, cid)
     assert after.scores["official"]["assessor-1"]["1"] == "0.5" != before
-    events = [h for h in app.history(world.owner, c3) if h["event"] == "Candidacy.ItemScoreCorrected"]
-    assert events[0]["reason"] == "录入错误"
+    assert app.evidence(world.rubric, after, app.community(world.owner, after.community_id)).total == Decimal("90.1667")  # (0.5 + 0 + 0) / 3 more on item 1
+    events = [h for h in app.history(world.owner, cid) if h["event"] == "Candidacy.ItemScoreCorrected"]
+    assert events[0]["reason"] == "录入错误" and events[0]["actor"]["id"] == "assessor-1"
+
+
+def test_scores_are_fixed_once_the_notice_opens(world):
+    from core.errors import RuleViolation
+    from tests.helpers import notification_count
+
+    app = world.app
+    ids = run_to_decision(world)
+    before = notification_count(app)
+    with pytest.raises(RuleViolation, match="fixed since the preliminary list went on public notice"):
+        app.submit_score_sheet(world.assessors[2], ids["c3"], "official", {"1": "0"}, on="2020-11-02")
+    with pytest.raises(RuleViolation, match="fixed since"):
+        app.correct_score(world.assessors[0], ids["c2"], "official", "1", "0", "改分", on="2020-11-02")
+    assert notification_count(app) == before
+
+
+def test_a_premium_title_needs_the_basic_title_of_the_same_decision(world):
+    app = world.app
+    campaign = world.setup()
+    app.open_campaign(world.owner, campaign)
+    basic = world.apply(campaign, "c1", self_total=92)
+    premium = world.apply(campaign, "c1", level="jingpin", self_total=92)
+    for cid in (basic, premium):
+        app.review(world.district, cid, "approve", on="2020-03-11")
+        world.score_official(cid, [93, 92, 94])
+        world.survey(cid)
+    app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07", on="2020-11-01")
+    objection = app.file_objection(world.resident, basic, "小区环境整治未完成", on="2020-11-02")
+    app.resolve_objection(world.owner, basic, objection, True, "属实", on="2020-11-05")
+    app.close_public_notice(world.owner, campaign, on="2020-11-08")
+    assert app.decide(world.owner, campaign, on="2020-11-20") == {basic: False, premium: False}
+    premium_checks = app.candidacy(world.owner, premium).decision["derivation"]["outcome"]["checks"]
+    failed = [(ch["rule"], ch["actual"]) for ch in premium_checks if not ch["passed"]]
+    assert failed == [("requires_level", "refused in this decision")]
+    assert app.community(world.owner, world.communities["c1"]).held_levels() == []
+
+
+def test_nothing_is_recorded_ahead_of_time(world):
+    from core.errors import InvalidInput
+
+    app = world.app
+    campaign = world.setup()
+    with pytest.raises(InvalidInput, match="on or before today"):
+        app.open_campaign(world.owner, campaign, on="2999-01-01")
 
 
 def test_replay_gives_the_same_state(app, plugins, store_url):

@@ -23,7 +23,15 @@ import pytest
 from core.actors import Role
 from core.errors import NotFound, PluginError, RuleViolation
 from core.plugins import ENTRY_POINT_GROUP, PLUGIN_API_VERSION, PluginHost, hookimpl, hookspecs
-from core.plugins.types import Aggregation, CandidateEvidence, DecisionStyle, Outcome, PhaseSpec
+from core.plugins.types import (
+    Aggregation,
+    CandidateEvidence,
+    DecisionContext,
+    DecisionStyle,
+    Demo,
+    Outcome,
+    PhaseSpec,
+)
 from core.rubric import Rubric
 from core.services import CivicLedger
 from tests.helpers import actor
@@ -87,11 +95,13 @@ class PassMark:
             reasons.append("an objection was upheld")
         return Outcome(c.candidacy_id, not reasons, reasons or ["passed"], {"total": str(c.total), "bar": str(bar)})
 
-    def preliminary(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        return [self._judge(rubric, level, c, final=False) for c in candidates]
+    def preliminary(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        assert all(c.level in context.levels for c in candidates)
+        return [self._judge(context.rubric, c.level, c, final=False) for c in candidates]
 
-    def decide(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        return [self._judge(rubric, level, c, final=True) for c in candidates]
+    def decide(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        assert all(c.level in context.levels for c in candidates)
+        return [self._judge(context.rubric, c.level, c, final=True) for c in candidates]
 
 
 def tianjin_rubric(plugins: PluginHost) -> Rubric:

@@ -302,7 +302,7 @@ class TestApplication:
                 "level", "gold", "meili, jingpin")
         invalid(app, lambda: app.apply(world.street_a, campaign, world.communities["c1"], "meili", scores,
                                        facts={"楼栋数": [1, 2]}, on="2020-03-10"),
-                "facts.楼栋数", [1, 2], "text, a number or true/false")
+                "facts.楼栋数", [1, 2], "text, a finite number or true/false")
         invalid(app, lambda: app.apply(world.street_a, campaign, world.communities["c1"], "meili", scores,
                                        facts=["楼栋数"], on="2020-03-10"),
                 "facts", ["楼栋数"], "an object")
@@ -649,12 +649,14 @@ def test_survey_counts_must_add_up_and_fit_the_community(world):
         world.owner, cid, respondents, households, s, b, d, reason=reason, on="2020-11-05")
     invalid(app, lambda: survey(respondents=201), "respondents", 201,
             "the sum of satisfied + basically_satisfied + dissatisfied (200)")
-    invalid(app, lambda: survey(households=1201), "households", 1201, "at most the community's 1200 households")
+    invalid(app, lambda: survey(households=201), "households", 201, "at most the 200 respondents")
+    invalid(app, lambda: survey(respondents=1300, s=1280, households=1201), "households", 1201,
+            "at most the community's 1200 households")
     invalid(app, lambda: survey(respondents=0, s=0, b=0, d=0), "respondents", 0, "a whole number >= 1")
     invalid(app, lambda: survey(s=-1, b=196), "satisfied", -1, ">= 0")
     invalid(app, lambda: survey(b=True), "basically_satisfied", True)
     invalid(app, lambda: survey(d=5.0), "dissatisfied", 5.0)
-    survey(households=1200)
+    survey(households=200)
     invalid(app, lambda: survey(s=170, b=25), "reason", None, "non-empty text")  # a second survey is a correction
     survey(s=170, b=25, reason="录入错误")
     assert app.candidacy(world.owner, cid).survey["satisfied"] == 170
@@ -797,7 +799,7 @@ def test_the_2017_rubric_has_no_veto_items(world):
     cid = approved(world, campaign)
     invalid(app, lambda: app.record_veto(world.inspector, cid, "V1", "发生重大刑事案件"),
             "veto_id", "V1", "a veto item of tianjin-meili@2017: (this rubric has none)")
-    invalid(app, lambda: app.withdraw_veto(world.owner, cid, "V1", "误报"), "veto_id", "V1", "a recorded veto: (none)")
+    invalid(app, lambda: app.withdraw_veto(world.owner, cid, "V1", "误报"), "veto_id", "V1", "(none recorded)")
 
 
 def jinnan_campaign(world: World) -> tuple[str, str]:

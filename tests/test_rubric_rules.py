@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.plugins.types import CandidateEvidence, Outcome
+from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric, subtotals
 from plugins.tianjin_meili.rubric import meili_2017
 from plugins.tianjin_meili.style import ThresholdStyle
@@ -270,7 +270,8 @@ def candidate(
 def judge(evidence: CandidateEvidence, *, final: bool = True, rubric: Rubric | None = None) -> Outcome:
     rubric = rubric or meili_2017()
     run = STYLE.decide if final else STYLE.preliminary
-    (outcome,) = run(rubric, evidence.level, [evidence])
+    context = DecisionContext(rubric=rubric, levels=[lv.id for lv in rubric.levels])
+    (outcome,) = run(context, [evidence])
     assert outcome.candidacy_id == evidence.candidacy_id
     return outcome
 
@@ -323,7 +324,8 @@ class TestThresholdStyle:
         assert not low.named and failed(low) == ["min_satisfaction_rate"]
         assert low.derivation["checks"][-1]["required"] == "0.9"
         none = judge(candidate(92, "jingpin", survey=None))
-        assert failed(none) == ["survey_recorded", "min_satisfaction_rate"]
+        # without a survey the community does not qualify for 美丽社区 either
+        assert failed(none) == ["requires_level", "survey_recorded", "min_satisfaction_rate"]
         below = judge(candidate("89.5", "jingpin"))
         assert failed(below) == ["min_total"]
 
@@ -335,9 +337,9 @@ class TestThresholdStyle:
         assert concurrently.named and held.named and not neither.named
         states = [[ch["actual"] for ch in o.derivation["checks"] if ch["rule"] == "requires_level"] for o in
                   (concurrently, held, neither)]
-        assert states == [["qualifies"], ["held"], ["neither"]]
+        assert states == [["qualifies"], ["held"], ["does not qualify"]]
         assert failed(neither) == ["requires_level"]
-        assert neither.reasons == ["既未获得也未同时达到基础标准 (neither holds nor qualifies for basic)"]
+        assert neither.reasons == ["未获得且未同时获评基础 (does not hold and is not awarded basic: does not qualify)"]
         # a veto also stops concurrent qualification
         vetoed = judge(candidate("4.5", "premium", vetoes=["V1"]), rubric=rubric)
         assert failed(vetoed) == ["no_veto", "requires_level"]
@@ -357,12 +359,35 @@ class TestThresholdStyle:
         rubric = meili_2017()
         batch = [candidate(92, "jingpin", cid="a"), candidate("79.5", "jingpin", cid="b", upheld=1),
                  candidate(95, "jingpin", cid="c", vetoes=["V1"], survey=None)]
-        first = STYLE.decide(rubric, "jingpin", batch)
-        again = ThresholdStyle().decide(meili_2017(), "jingpin", [copy.deepcopy(c) for c in batch])
+        context = DecisionContext(rubric=rubric, levels=["meili", "jingpin"])
+        first = STYLE.decide(context, batch)
+        again = ThresholdStyle().decide(DecisionContext(meili_2017(), ["meili", "jingpin"]), [copy.deepcopy(c) for c in batch])
         assert first == again
         assert [o.candidacy_id for o in first] == ["a", "b", "c"]
         assert [o.named for o in first] == [True, False, False]
-        assert STYLE.preliminary(rubric, "jingpin", batch) == STYLE.preliminary(rubric, "jingpin", batch)
+        assert STYLE.preliminary(context, batch) == STYLE.preliminary(context, batch)
+
+    def test_premium_follows_the_basic_outcome_of_the_same_decision(self):
+        context = DecisionContext(rubric=meili_2017(), levels=["meili", "jingpin"])
+        # the same community stands for both levels; its 美丽社区 candidacy has an upheld objection
+        basic = candidate(92, "meili", cid="basic", upheld=1)
+        premium = candidate(92, "jingpin", cid="premium")
+        outcomes = {o.candidacy_id: o for o in STYLE.decide(context, [premium, basic])}
+        assert not outcomes["basic"].named and not outcomes["premium"].named
+        check = [ch for ch in outcomes["premium"].derivation["checks"] if ch["rule"] == "requires_level"][0]
+        assert check["actual"] == "refused in this decision"
+        # without the objection both are named, whatever order they come in
+        outcomes = {o.candidacy_id: o for o in STYLE.decide(context, [premium, candidate(92, "meili", cid="basic")])}
+        assert outcomes["basic"].named and outcomes["premium"].named
+        check = [ch for ch in outcomes["premium"].derivation["checks"] if ch["rule"] == "requires_level"][0]
+        assert check["actual"] == "awarded in this decision"
+
+    def test_levels_requiring_each_other_are_refused(self):
+        data = small()
+        for level in data["levels"]:
+            level["rules"]["requires_level"] = "premium" if level["id"] == "basic" else "basic"
+        with pytest.raises(ValueError, match="circle"):
+            STYLE.validate_rules(Rubric.model_validate(data))
 
     def test_derivation_shows_the_figures_and_rules_used(self):
         outcome = judge(candidate(92, "jingpin"))

@@ -128,6 +128,30 @@ def test_sqlite_url_without_a_file_is_refused(url):
     assert "names no file" in message or "sqlite:///relative/path" in message
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///:memory:",
+        "sqlite:///%3Amemory%3A",  # the same, percent-encoded
+        "sqlite:///file::memory:?cache=shared",
+        "sqlite:///file:civic?mode=memory&cache=shared",
+        "sqlite:///file:/tmp/civic.sqlite3",  # a URI: not a plain database file either
+        "sqlite:///FILE:civic?mode=memory",
+    ],
+)
+def test_sqlite_in_memory_database_is_refused_in_favour_of_memory_url(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    message = refused(url)
+    assert url in message and "use memory:// for an in-memory store" in message
+    assert list(tmp_path.iterdir()) == []  # no "file:" folder made on the way
+
+
+def test_sqlite_in_memory_setting_never_gives_a_ledger_in_memory(monkeypatch, host):
+    monkeypatch.setenv(ENV_VAR, "sqlite:///:memory:")
+    with pytest.raises(ConfigurationError, match="use memory:// for an in-memory store"):
+        CivicLedger(plugins=host)
+
+
 def test_sqlite_folder_that_cannot_be_created_is_refused(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

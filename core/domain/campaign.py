@@ -16,7 +16,7 @@ class Campaign(Aggregate):
     """A campaign pins its rubric (id, version, content hash) when it is created.
 
     ``schedule`` is a list of phases ``{"id", "label", "kind", "start", "end"}`` with ISO
-    dates; ``kind`` is one of the generic lifecycle steps (see ``core.lifecycle``).
+    dates; ``kind`` is one of the generic lifecycle steps (``core.plugins.types.PHASE_KINDS``).
     """
 
     @staticmethod

@@ -52,22 +52,30 @@ def civic_decision_styles():  # type: ignore[no-untyped-def]
     """Return decision styles (objects following :class:`core.plugins.types.DecisionStyle`).
 
     A rubric names its style in ``Rubric.style``; the style checks the application gate,
-    draws the preliminary list for public notice and decides every candidate of a level.
-    Its outcomes are recorded with their derivation, so replaying history never calls the
-    style again. Two plugins providing the same style name is an error.
+    draws the preliminary list for public notice and decides every candidate of the
+    campaign, all levels at once (a :class:`core.plugins.types.DecisionContext` carries the
+    rubric, the campaign's levels and its quota). Its outcomes are recorded with their
+    derivation, so replaying history never calls the style again. Two plugins providing the
+    same style name is an error.
 
     Example::
 
+        from core.plugins.types import Outcome
+
         class PassMark:
             name, version = "pass-mark", "1"
-            def validate_rules(self, rubric): ...
+            def validate_rules(self, rubric):
+                for level in rubric.levels:
+                    if "min_total" not in level.rules:
+                        raise ValueError(f"level {level.id!r}: rules.min_total is required")
             def check_application(self, rubric, level, self_total, facts):
                 return []
-            def preliminary(self, rubric, level, candidates):
-                return self.decide(rubric, level, candidates)
-            def decide(self, rubric, level, candidates):
-                bar = rubric.level(level).rules["min_total"]
-                return [Outcome(c.candidacy_id, c.total >= bar, [], {"total": str(c.total)})
+            def preliminary(self, context, candidates):
+                return self.decide(context, candidates)
+            def decide(self, context, candidates):
+                return [Outcome(c.candidacy_id,
+                                c.total >= context.rubric.level(c.level).rules["min_total"],
+                                [], {"total": str(c.total)})
                         for c in candidates]
 
         @hookimpl
@@ -112,4 +120,20 @@ def civic_default_schedule(rubric, year):  # type: ignore[no-untyped-def]
                 return None
             return [PhaseSpec(id="apply", label="申报", kind="application",
                               start=f"{year}-03-01", end=f"{year}-03-31")]
+    """
+
+
+@hookspec
+def civic_demos():  # type: ignore[no-untyped-def]
+    """Return :class:`core.plugins.types.Demo` records: demonstration campaigns that
+    ``civic demo NAME`` builds through the platform's own commands.
+
+    Example::
+
+        from core.plugins.types import Demo
+
+        @hookimpl
+        def civic_demos():
+            return [Demo(name="demo-city", title="示例活动", stages=1,
+                         build=build_demo_campaign, reader=DEMO_OWNER)]
     """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -13,7 +12,7 @@ from pydantic import ValidationError
 
 from core.errors import NotFound, PluginError
 from core.plugins import builtins, hookspecs
-from core.plugins.types import PLUGIN_API_VERSION, Aggregation, DecisionStyle, PhaseSpec
+from core.plugins.types import PLUGIN_API_VERSION, Aggregation, DecisionStyle, Demo, PhaseSpec
 from core.rubric import Rubric
 
 log = logging.getLogger(__name__)
@@ -39,9 +38,11 @@ class ProvidedRubric:
 class PluginHost:
     """A pluggy manager with the civic hook specifications and registries built from it.
 
-    Broken plugins (failing import, unknown hooks, an incompatible ``CIVIC_PLUGIN_API``)
-    are recorded in :attr:`failures` and skipped; the others keep working. Two plugins
-    providing one rubric id, style or aggregation name is a :class:`PluginError`.
+    Broken plugins (failing import, unknown hooks, an incompatible ``CIVIC_PLUGIN_API``, a
+    hook that raises or returns the wrong things, a rubric whose style or aggregation is
+    missing or whose rules its style rejects) are recorded in :attr:`failures` and skipped;
+    the others keep working. Two plugins providing one rubric id, style, aggregation or demo
+    name is a :class:`PluginError` naming both.
     """
 
     def __init__(self) -> None:
@@ -49,7 +50,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.failures: dict[str, str] = {}
-        self._indexed: tuple[dict[tuple[str, str], ProvidedRubric], dict[str, DecisionStyle], dict[str, Aggregation]] | None = None
+        self._indexed: _Index | None = None
         self.register(builtins, name="core", source="core")
 
     # -- loading ---------------------------------------------------------------
@@ -115,106 +116,297 @@ class PluginHost:
 
     # -- registries ------------------------------------------------------------
 
-    def _index(self):  # type: ignore[no-untyped-def]
+    def _index(self) -> _Index:
+        """Collect every plugin's contributions, one plugin at a time.
+
+        A plugin whose hook raises or returns something that is not what the hook promises,
+        or whose rubric names a style or aggregation nobody provides (or rules its style
+        rejects), is refused: recorded in :attr:`failures`, unregistered, and left out.
+        Two plugins providing one rubric id, style name or aggregation name is a
+        :class:`PluginError` naming both: a configuration the operator must resolve.
+        """
         if self._indexed is not None:
             return self._indexed
-        rubrics: dict[tuple[str, str], ProvidedRubric] = {}
-        owners: dict[str, str] = {}
-        styles: dict[str, DecisionStyle] = {}
-        aggregations: dict[str, Aggregation] = {}
-        for impl in self.pm.hook.civic_rubrics.get_hookimpls():
-            plugin_name = self.pm.get_name(impl.plugin) or "?"
-            for raw in impl.function() or []:
-                rubric = self._as_rubric(raw, plugin_name)
-                owner = owners.setdefault(rubric.id, plugin_name)
-                if owner != plugin_name:
-                    raise PluginError(
-                        f"rubric id {rubric.id!r} is provided by both plugin {owner!r} and plugin {plugin_name!r}"
-                    )
-                if (rubric.id, rubric.version) in rubrics:
-                    raise PluginError(f"plugin {plugin_name!r} provides rubric {rubric.ref} twice")
-                rubrics[(rubric.id, rubric.version)] = ProvidedRubric(rubric, plugin_name)
-        style_owner: dict[str, str] = {}
-        for impl in self.pm.hook.civic_decision_styles.get_hookimpls():
-            plugin_name = self.pm.get_name(impl.plugin) or "?"
-            for style in impl.function() or []:
-                if style.name in styles:
-                    raise PluginError(
-                        f"decision style {style.name!r} is provided by both plugin "
-                        f"{style_owner[style.name]!r} and plugin {plugin_name!r}"
-                    )
-                styles[style.name] = style
-                style_owner[style.name] = plugin_name
-        for impl in self.pm.hook.civic_aggregations.get_hookimpls():
-            for agg in impl.function() or []:
-                if agg.name in aggregations:
-                    raise PluginError(f"aggregation {agg.name!r} is provided twice")
-                aggregations[agg.name] = agg
-        for provided in rubrics.values():
-            self._check_rubric_links(provided, styles, aggregations)
-        self._indexed = (rubrics, styles, aggregations)
+        collected: list[_Contributions] = []
+        for name in list(self.plugins):
+            try:
+                collected.append(self._collect(name))
+            except _Refused as exc:
+                self._refuse(name, str(exc))
+            except Exception as exc:  # e.g. an attribute of a returned object raising on access
+                self._refuse(name, f"plugin {name!r}: checking its contributions failed: {type(exc).__name__}: {exc}")
+        _unique("rubric id", ((r.id, c.plugin) for c in collected for r in c.rubrics))
+        _unique("decision style", ((s.name, c.plugin) for c in collected for s in c.styles))
+        _unique("aggregation", ((a.name, c.plugin) for c in collected for a in c.aggregations))
+        # Refusing a plugin can take away a style or aggregation another plugin's rubric
+        # uses, so the links are checked again until every remaining rubric is satisfied.
+        while (refused := self._first_unusable_rubric(collected)) is not None:
+            contributions, why = refused
+            collected.remove(contributions)
+            self._refuse(contributions.plugin, why)
+        self._indexed = _Index(
+            rubrics={(r.id, r.version): ProvidedRubric(r, c.plugin) for c in collected for r in c.rubrics},
+            styles={s.name: s for c in collected for s in c.styles},
+            aggregations={a.name: a for c in collected for a in c.aggregations},
+            demos=[(d, c.plugin) for c in collected for d in c.demos],
+        )
         return self._indexed
 
-    @staticmethod
-    def _as_rubric(raw: Any, plugin_name: str) -> Rubric:
-        if isinstance(raw, Rubric):
-            return raw
-        try:
-            return Rubric.model_validate(raw)
-        except ValidationError as exc:
-            raise PluginError(f"plugin {plugin_name!r} provides an invalid rubric: {exc}") from exc
+    def _refuse(self, name: str, why: str) -> None:
+        """Unregister a registered plugin whose contributions are unusable."""
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.plugins.pop(name, None)
+        self._fail(name, why)
+
+    def _call(self, name: str, hook: str) -> list[Any]:
+        """The list plugin ``name``'s implementation of ``hook`` returns ([] when it has none)."""
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if impl.plugin_name != name:
+                continue
+            try:
+                result = impl.function()
+            except Exception as exc:
+                raise _Refused(f"plugin {name!r}: {hook} raised {type(exc).__name__}: {exc}") from exc
+            if result is None:
+                return []
+            if not isinstance(result, (list, tuple)):
+                raise _Refused(f"plugin {name!r}: {hook} returned {_describe(result)}; expected a list")
+            return list(result)
+        return []
+
+    def _collect(self, name: str) -> _Contributions:
+        """Plugin ``name``'s rubrics, styles, aggregations and demos, each checked; raises
+        :class:`_Refused` naming the plugin, the hook and what was wrong."""
+        rubrics: list[Rubric] = []
+        for i, raw in enumerate(self._call(name, "civic_rubrics")):
+            rubric = _as_rubric(raw, name, i)
+            if any((r.id, r.version) == (rubric.id, rubric.version) for r in rubrics):
+                raise _Refused(f"plugin {name!r}: civic_rubrics returns rubric {rubric.ref} twice")
+            rubrics.append(rubric)
+
+        styles: list[DecisionStyle] = []
+        for i, style in enumerate(self._call(name, "civic_decision_styles")):
+            problem = _style_problem(style)
+            if problem:
+                raise _Refused(
+                    f"plugin {name!r}: civic_decision_styles item {i} ({_describe(style)}) is not a decision style: {problem}"
+                )
+            if any(s.name == style.name for s in styles):
+                raise _Refused(f"plugin {name!r}: civic_decision_styles returns decision style {style.name!r} twice")
+            styles.append(style)
+
+        aggregations: list[Aggregation] = []
+        for i, agg in enumerate(self._call(name, "civic_aggregations")):
+            if not isinstance(agg, Aggregation):
+                raise _Refused(
+                    f"plugin {name!r}: civic_aggregations item {i} is {_describe(agg)}, "
+                    "not a core.plugins.types.Aggregation"
+                )
+            if not isinstance(agg.name, str) or not agg.name or not callable(agg.combine):
+                raise _Refused(
+                    f"plugin {name!r}: civic_aggregations item {i} ({_describe(agg)}) needs a non-empty "
+                    "str name and a callable combine"
+                )
+            if any(a.name == agg.name for a in aggregations):
+                raise _Refused(f"plugin {name!r}: civic_aggregations returns aggregation {agg.name!r} twice")
+            aggregations.append(agg)
+
+        demos: list[Demo] = []
+        for i, demo in enumerate(self._call(name, "civic_demos")):
+            if not isinstance(demo, Demo):
+                raise _Refused(
+                    f"plugin {name!r}: civic_demos item {i} is {_describe(demo)}, not a core.plugins.types.Demo"
+                )
+            if not isinstance(demo.name, str) or not demo.name or not callable(demo.build):
+                raise _Refused(
+                    f"plugin {name!r}: civic_demos item {i} ({_describe(demo)}) needs a non-empty str name "
+                    "and a callable build"
+                )
+            if any(d.name == demo.name for d in demos):
+                raise _Refused(f"plugin {name!r}: civic_demos returns demo {demo.name!r} twice")
+            demos.append(demo)
+        return _Contributions(name, rubrics, styles, aggregations, demos)
+
+    def _first_unusable_rubric(self, collected: list[_Contributions]) -> tuple[_Contributions, str] | None:
+        styles = {s.name: (s, c.plugin) for c in collected for s in c.styles}
+        aggregations = {a.name for c in collected for a in c.aggregations}
+        for contributions in collected:
+            for rubric in contributions.rubrics:
+                why = self._link_problem(contributions.plugin, rubric, styles, aggregations)
+                if why:
+                    return contributions, why
+        return None
 
     @staticmethod
-    def _check_rubric_links(provided: ProvidedRubric, styles: dict[str, Any], aggregations: dict[str, Any]) -> None:
-        rubric = provided.rubric
+    def _link_problem(
+        plugin: str, rubric: Rubric, styles: dict[str, tuple[DecisionStyle, str]], aggregations: set[str]
+    ) -> str | None:
+        """Why ``rubric`` (provided by ``plugin``) cannot be used, or None."""
+        where = f"plugin {plugin!r}: civic_rubrics: rubric {rubric.ref}"
         if rubric.style not in styles:
-            raise PluginError(
-                f"rubric {rubric.ref} (plugin {provided.plugin!r}) uses decision style {rubric.style!r}, "
-                f"which no plugin provides; available: {sorted(styles)}"
-            )
+            return f"{where} uses decision style {rubric.style!r}, which no plugin provides; available: {sorted(styles)}"
         if rubric.aggregation not in aggregations:
-            raise PluginError(
-                f"rubric {rubric.ref} uses aggregation {rubric.aggregation!r}; available: {sorted(aggregations)}"
+            return (
+                f"{where} uses aggregation {rubric.aggregation!r}, which no plugin provides; "
+                f"available: {sorted(aggregations)}"
             )
+        style, style_plugin = styles[rubric.style]
         try:
-            styles[rubric.style].validate_rules(rubric)
+            style.validate_rules(rubric)
         except ValueError as exc:
-            raise PluginError(f"rubric {rubric.ref} (plugin {provided.plugin!r}): {exc}") from exc
+            return f"{where}: its decision style {rubric.style!r} rejects its rules: {exc}"
+        except Exception as exc:
+            return (
+                f"{where}: decision style {rubric.style!r} (plugin {style_plugin!r}) failed checking its rules: "
+                f"{type(exc).__name__}: {exc}"
+            )
+        return None
 
     def rubrics(self) -> list[ProvidedRubric]:
-        return sorted(self._index()[0].values(), key=lambda p: (p.rubric.id, p.rubric.version))
+        return sorted(self._index().rubrics.values(), key=lambda p: (p.rubric.id, p.rubric.version))
 
     def rubric(self, rubric_id: str, version: str | None = None) -> ProvidedRubric:
         """A provided rubric by id, at ``version`` or the highest version."""
-        matches = [p for (rid, _), p in self._index()[0].items() if rid == rubric_id]
+        provided = self._index().rubrics
+        matches = [p for (rid, _), p in provided.items() if rid == rubric_id]
         if version is not None:
             matches = [p for p in matches if p.rubric.version == version]
         if not matches:
-            known = sorted({f"{rid}@{ver}" for rid, ver in self._index()[0]})
+            known = sorted({f"{rid}@{ver}" for rid, ver in provided})
             raise NotFound("rubric", f"{rubric_id}@{version}" if version else rubric_id, known=known)
         return max(matches, key=lambda p: _version_key(p.rubric.version))
 
     def style(self, name: str) -> DecisionStyle:
-        styles = self._index()[1]
+        styles = self._index().styles
         if name not in styles:
             raise PluginError(f"decision style {name!r} is not provided by any installed plugin; available: {sorted(styles)}")
         return styles[name]
 
     def aggregation(self, name: str) -> Aggregation:
-        aggs = self._index()[2]
+        aggs = self._index().aggregations
         if name not in aggs:
             raise PluginError(f"aggregation {name!r} is not provided by any installed plugin; available: {sorted(aggs)}")
         return aggs[name]
 
     def styles(self) -> dict[str, DecisionStyle]:
-        return dict(self._index()[1])
+        return dict(self._index().styles)
+
+    def demos(self) -> dict[str, tuple[Demo, str]]:
+        """Demo name -> (demo, the plugin providing it). Two plugins providing one demo name
+        is a :class:`PluginError` naming both (raised here only: it does not affect rubrics)."""
+        found: dict[str, tuple[Demo, str]] = {}
+        for demo, plugin in self._index().demos:
+            if demo.name in found:
+                raise PluginError(
+                    f"demo {demo.name!r} is provided by both plugin {found[demo.name][1]!r} and plugin {plugin!r}"
+                )
+            found[demo.name] = (demo, plugin)
+        return found
 
     def default_schedule(self, rubric: Rubric, year: int) -> list[PhaseSpec]:
-        schedule = self.pm.hook.civic_default_schedule(rubric=rubric, year=year)
-        return [PhaseSpec.model_validate(p) if not isinstance(p, PhaseSpec) else p for p in schedule or []]
+        """The default schedule from the plugin that provides ``rubric.id`` (and from no
+        other); [] for a rubric no plugin provides or whose plugin has no schedule."""
+        owner = next((p.plugin for (rid, _), p in self._index().rubrics.items() if rid == rubric.id), None)
+        if owner is None:
+            return []
+        impl = next(
+            (i for i in self.pm.hook.civic_default_schedule.get_hookimpls() if i.plugin_name == owner), None
+        )
+        if impl is None:
+            return []
+        where = f"plugin {owner!r}: civic_default_schedule for rubric {rubric.ref} and year {year}"
+        try:
+            raw = impl.function(rubric=rubric, year=year)
+        except Exception as exc:
+            raise PluginError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+        if raw is None:
+            return []
+        if not isinstance(raw, (list, tuple)):
+            raise PluginError(f"{where} returned {_describe(raw)}; expected a list of PhaseSpec")
+        phases: list[PhaseSpec] = []
+        for i, phase in enumerate(raw):
+            if isinstance(phase, PhaseSpec):
+                phases.append(phase)
+                continue
+            try:
+                phases.append(PhaseSpec.model_validate(phase))
+            except (ValidationError, ValueError, TypeError) as exc:
+                raise PluginError(f"{where} returned an invalid phase {i} ({_describe(phase)}): {_explain(exc)}") from exc
+        return phases
 
-    def plugin_of(self, module: ModuleType | Any) -> str | None:
-        return self.pm.get_name(module)
+
+class _Refused(Exception):
+    """Why one plugin's contributions cannot be used (a message naming plugin and hook)."""
+
+
+@dataclass
+class _Contributions:
+    plugin: str
+    rubrics: list[Rubric]
+    styles: list[DecisionStyle]
+    aggregations: list[Aggregation]
+    demos: list[Demo]
+
+
+@dataclass(frozen=True)
+class _Index:
+    rubrics: dict[tuple[str, str], ProvidedRubric]
+    styles: dict[str, DecisionStyle]
+    aggregations: dict[str, Aggregation]
+    demos: list[tuple[Demo, str]]
+
+
+STYLE_METHODS = ("validate_rules", "check_application", "preliminary", "decide")
+
+
+def _style_problem(style: Any) -> str | None:
+    """What keeps ``style`` from following :class:`DecisionStyle`, or None."""
+    problems = [
+        f"{attr} must be a non-empty str"
+        for attr in ("name", "version")
+        if not isinstance(getattr(style, attr, None), str) or not getattr(style, attr)
+    ]
+    missing = [m for m in STYLE_METHODS if not callable(getattr(style, m, None))]
+    if missing:
+        problems.append(f"missing method(s) {missing}")
+    return "; ".join(problems) or None
+
+
+def _as_rubric(raw: Any, plugin: str, index: int) -> Rubric:
+    if isinstance(raw, Rubric):
+        return raw
+    try:
+        return Rubric.model_validate(raw)
+    except (ValidationError, ValueError, TypeError) as exc:
+        rubric_id = raw.get("id") if isinstance(raw, dict) else None
+        label = f"rubric {rubric_id!r}" if isinstance(rubric_id, str) else f"item {index} ({_describe(raw)})"
+        raise _Refused(f"plugin {plugin!r}: civic_rubrics returns an invalid rubric, {label}: {_explain(exc)}") from exc
+
+
+def _unique(kind: str, pairs: Any) -> dict[str, str]:
+    """name -> plugin; a name from two plugins is a PluginError naming both."""
+    owner: dict[str, str] = {}
+    for name, plugin in pairs:
+        first = owner.setdefault(name, plugin)
+        if first != plugin:
+            raise PluginError(f"{kind} {name!r} is provided by both plugin {first!r} and plugin {plugin!r}")
+    return owner
+
+
+def _describe(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"{type(value).__name__} {text}"
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or '(value)'}: {err['msg']}" for err in exc.errors()
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _version_key(version: str) -> tuple[Any, ...]:

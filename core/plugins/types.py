@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,8 +50,9 @@ class PhaseSpec(BaseModel):
 class CandidateEvidence:
     """Everything recorded about one candidacy that a decision style may use.
 
-    Built by the core from the event streams; ``positions`` names the stream versions it
-    was read at, so anyone can rebuild the same evidence later.
+    Built by the core from the event streams; the decision records the stream versions it
+    was read at, so anyone can rebuild the same evidence later. ``titles_held`` are the
+    community's titles before the decision being made.
     """
 
     candidacy_id: str
@@ -82,6 +84,15 @@ class Outcome:
     derivation: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class DecisionContext:
+    """What a decision style knows about the campaign it decides for."""
+
+    rubric: Rubric
+    levels: list[str]
+    quota: int | None = None
+
+
 @runtime_checkable
 class DecisionStyle(Protocol):
     """How a rubric's levels are awarded. Rubrics name their style; plugins supply it.
@@ -101,11 +112,13 @@ class DecisionStyle(Protocol):
     ) -> list[str]:
         """Reasons an application may not be filed (the gate); empty when it may."""
 
-    def preliminary(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        """The preliminary list (初选名单) put on public notice, from the assessment alone."""
+    def preliminary(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        """The preliminary list (初选名单) put on public notice: one outcome per candidate
+        (of every level of the campaign), ``named`` meaning "listed"."""
 
-    def decide(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        """The final outcome for every candidate of one level, in the order given."""
+    def decide(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        """The final outcome for every candidate on the public notice list, all levels at
+        once, so that a level may depend on another level's outcome or on a ranking."""
 
 
 @dataclass(frozen=True)
@@ -115,3 +128,20 @@ class Aggregation:
     name: str
     combine: Any  # Callable[[list[Decimal]], Decimal]
     description: str = ""
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A demonstration campaign a plugin can build through the platform's own commands.
+
+    ``build(app, step)`` records it on ``app`` (calling ``step(label)`` once per stage, at
+    most ``stages`` times) and returns the campaign id; run again on the same store it
+    records nothing new and returns the same campaign. ``reader`` is an actor who may read
+    the campaign's outcome.
+    """
+
+    name: str
+    title: str
+    stages: int
+    build: Callable[[Any, Callable[[str], None]], str]
+    reader: Any

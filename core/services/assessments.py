@@ -31,6 +31,7 @@ class AssessmentCommands(CandidacyCommands):
             raise RuleViolation(f"candidacy is {candidacy.status}; official scoring needs an approved candidacy")
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; it can no longer be scored")
+        self._scores_open(campaign)
         rubric = self.rubric_of(campaign)
         checked = self.check_sheet(rubric, "scores", scores, complete=False)
         already = candidacy.scores[kind].get(actor.id, {})
@@ -43,6 +44,14 @@ class AssessmentCommands(CandidacyCommands):
         candidacy.submit_sheet(meta=self.campaign_meta(actor, campaign, on=on), kind=kind, assessor=actor.id, points=checked)
         self.save_all(candidacy)
         return len(checked)
+
+    @staticmethod
+    def _scores_open(campaign: Any) -> None:
+        if campaign.notice is not None:
+            raise RuleViolation(
+                f"scores of campaign {campaign.code} are fixed since the preliminary list went on public "
+                f"notice ({campaign.notice['start']}); residents' objections are the way to contest them"
+            )
 
     def correct_score(
         self, actor: Actor, candidacy_id: str, kind: str, item: str, points: Any, reason: str,
@@ -57,6 +66,7 @@ class AssessmentCommands(CandidacyCommands):
         self.require_open(campaign)
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; its scores can no longer change")
+        self._scores_open(campaign)
         rubric = self.rubric_of(campaign)
         value = self.check_points(rubric, "points", item, points)
         if str(item) not in candidacy.scores[kind].get(actor.id, {}):
@@ -75,7 +85,7 @@ class AssessmentCommands(CandidacyCommands):
         candidacy, campaign = self._candidacy_for(actor, candidacy_id, "record_veto")
         rubric = self.rubric_of(campaign)
         known = [v.id for v in rubric.veto_items]
-        if veto_id not in known:
+        if not isinstance(veto_id, str) or veto_id not in known:
             raise InvalidInput("veto_id", veto_id, f"a veto item of {rubric.ref}: {', '.join(known) or '(this rubric has none)'}")
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; vetoes can no longer be recorded")
@@ -89,8 +99,7 @@ class AssessmentCommands(CandidacyCommands):
 
     def withdraw_veto(self, actor: Actor, candidacy_id: str, veto_id: str, reason: str, on: str | None = None) -> None:
         candidacy, campaign = self._candidacy_for(actor, candidacy_id, "withdraw_veto")
-        if veto_id not in candidacy.vetoes:
-            raise InvalidInput("veto_id", veto_id, f"a recorded veto: {', '.join(candidacy.vetoes) or '(none)'}")
+        self.check_key("veto_id", veto_id, list(candidacy.vetoes))
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; vetoes can no longer change")
         candidacy.withdraw_veto(
@@ -126,6 +135,8 @@ class AssessmentCommands(CandidacyCommands):
                 "respondents", respondents,
                 f"the sum of satisfied + basically_satisfied + dissatisfied ({answered})",
             )
+        if counts["households"] > counts["respondents"]:
+            raise InvalidInput("households", households, f"at most the {counts['respondents']} respondents (each household answers at least once)")
         if counts["households"] > community.households:
             raise InvalidInput("households", households, f"at most the community's {community.households} households")
         if not candidacy.is_active:

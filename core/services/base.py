@@ -96,10 +96,14 @@ class LedgerBase(Application[UUID]):
         rubric: str | None = None,
     ) -> dict[str, Any]:
         """Who, when, why and under what: recorded on every event."""
+        today = self.today()
+        effective = self.check_date("on", on) if on else today
+        if effective > today:
+            raise InvalidInput("on", on, f"a date on or before today ({today}): nothing is recorded ahead of time")
         return {
             "actor": actor.as_record(),
             "tenant": tenant,
-            "effective": self.check_date("on", on) if on else self.today(),
+            "effective": effective,
             "reason": reason,
             "campaign": campaign,
             "rubric": rubric,
@@ -202,6 +206,13 @@ class LedgerBase(Application[UUID]):
         return value.strip()
 
     @staticmethod
+    def check_key(field: str, value: Any, known: Any) -> str:
+        """An id that must name one of ``known`` (objection, finding, veto, phase ids)."""
+        if not isinstance(value, str) or value not in known:
+            raise InvalidInput(field, value, ", ".join(known) or "(none recorded)")
+        return value
+
+    @staticmethod
     def check_count(field: str, value: Any, *, minimum: int = 0) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise InvalidInput(field, value, f"a whole number >= {minimum}")
@@ -242,7 +253,7 @@ class LedgerBase(Application[UUID]):
             points = Decimal(str(value))
         except InvalidOperation:
             raise InvalidInput(f"{field}[{item.id}]", value, allowed) from None
-        if not points.is_finite() or points < 0 or points > item.max_points or points % rubric.step:
+        if not points.is_finite() or points < 0 or points > item.max_points or points.adjusted() < -6 or points % rubric.step:
             raise InvalidInput(f"{field}[{item.id}]", value, allowed)
         return Decimal(canonical_points(points))
 

@@ -3,6 +3,7 @@ changes to a frozen candidate list."""
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -96,8 +97,8 @@ class CandidacyCommands(CampaignCommands):
         if not isinstance(facts, dict) or not all(isinstance(k, str) for k in facts):
             raise InvalidInput("facts", facts, "an object with text keys")
         for key, value in facts.items():
-            if not isinstance(value, (str, int, float, bool)) or value is None:
-                raise InvalidInput(f"facts.{key}", value, "text, a number or true/false")
+            if not isinstance(value, (str, int, float, bool)) or (isinstance(value, float) and not math.isfinite(value)):
+                raise InvalidInput(f"facts.{key}", value, "text, a finite number or true/false")
         return dict(facts)
 
     def resubmit(

@@ -14,7 +14,7 @@ from core.actors import Actor
 from core.domain import Campaign, Candidacy, Community
 from core.domain.candidacy import APPLIED, APPROVED, NAMED, RETURNED
 from core.errors import InvalidInput, RuleViolation
-from core.plugins.types import CandidateEvidence, Outcome
+from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric, subtotals
 from core.services.inspections import InspectionCommands
 
@@ -23,6 +23,22 @@ PLACES = Decimal("0.0001")
 
 def _q(value: Decimal) -> Decimal:
     return value.quantize(PLACES, rounding=ROUND_HALF_UP)
+
+
+def summary(evidence: CandidateEvidence) -> dict[str, Any]:
+    """The evidence of a candidate, as plain data for a derivation the style did not make."""
+    return plain(
+        {
+            "subtotals": evidence.subtotals,
+            "total": evidence.total,
+            "self_total": evidence.self_total,
+            "mock_total": evidence.mock_total,
+            "vetoes": evidence.vetoes,
+            "survey": evidence.survey,
+            "objections": evidence.objections,
+            "titles_held": evidence.titles_held,
+        }
+    )
 
 
 def plain(value: Any) -> Any:
@@ -94,24 +110,41 @@ class DecisionCommands(InspectionCommands):
             facts=dict(candidacy.facts),
         )
 
-    def _by_level(self, actor: Actor, campaign: Campaign, ids: list[str]) -> dict[str, list[tuple[Candidacy, Community]]]:
-        """Candidacies grouped by level with their communities, each community loaded once
-        (a community may stand for several levels and must be saved as one object)."""
-        grouped: dict[str, list[tuple[Candidacy, Community]]] = {}
+    def _gather(
+        self, actor: Actor, campaign: Campaign, rubric: Rubric, ids: list[str]
+    ) -> tuple[list[tuple[Candidacy, Community]], dict[str, CandidateEvidence], dict[str, dict[str, list[Any]]]]:
+        """Candidacies with their communities (each community loaded once: it may stand for
+        several levels and must be saved as one object), the evidence of each, and the
+        stream positions the evidence was read at, all taken before anything changes."""
+        pairs: list[tuple[Candidacy, Community]] = []
         communities: dict[str, Community] = {}
         for cid in ids:
             candidacy = self.candidacy(actor, cid)
             if candidacy.community_id not in communities:
                 communities[candidacy.community_id] = self.community(actor, candidacy.community_id)
-            grouped.setdefault(candidacy.level, []).append((candidacy, communities[candidacy.community_id]))
-        return grouped
+            pairs.append((candidacy, communities[candidacy.community_id]))
+        evidence = {str(c.id): self.evidence(rubric, c, com) for c, com in pairs}
+        positions = {
+            str(c.id): {
+                "candidacy": [str(c.id), c.version],
+                "community": [str(com.id), com.version],
+                "campaign": [str(campaign.id), campaign.version],
+            }
+            for c, com in pairs
+        }
+        return pairs, evidence, positions
+
+    def _context(self, campaign: Campaign, rubric: Rubric) -> DecisionContext:
+        return DecisionContext(rubric=rubric, levels=list(campaign.levels), quota=campaign.quota)
 
     # -- public notice --------------------------------------------------------------------
 
-    def open_public_notice(self, actor: Actor, campaign_id: str, start: str, end: str) -> list[str]:
-        """Put the preliminary list (初选名单) drawn by the decision style on public notice.
-
-        Every application must have been reviewed. Returns the candidacies on the list.
+    def open_public_notice(
+        self, actor: Actor, campaign_id: str, start: str, end: str, on: str | None = None
+    ) -> list[str]:
+        """Put the preliminary list (初选名单) drawn by the decision style on public notice
+        for the window ``start`` to ``end``. Every application must have been reviewed;
+        from now on scores are fixed. Returns the candidacies on the list.
         """
         campaign = self._campaign_for(actor, campaign_id, "open_public_notice")
         self.require_open(campaign)
@@ -120,22 +153,20 @@ class DecisionCommands(InspectionCommands):
         start, end = self.check_date("start", start), self.check_date("end", end)
         if end < start:
             raise InvalidInput("end", end, f"a date on or after start {start}")
-        pending = [cid for cid in campaign.candidacies if self.candidacy(actor, cid).status in (APPLIED, RETURNED)]
+        statuses = {cid: self.candidacy(actor, cid).status for cid in campaign.candidacies}
+        pending = [cid for cid, status in statuses.items() if status in (APPLIED, RETURNED)]
         if pending:
             raise RuleViolation(f"{len(pending)} application(s) still await the district's review: {', '.join(pending)}")
-        approved = [cid for cid in campaign.candidacies if self.candidacy(actor, cid).status == APPROVED]
+        approved = [cid for cid, status in statuses.items() if status == APPROVED]
         rubric = self.rubric_of(campaign)
         style = self.plugins.style(rubric.style)
-        on_list: list[str] = []
-        preliminary: dict[str, Any] = {}
-        for level, pairs in self._by_level(actor, campaign, approved).items():
-            evidence = [self.evidence(rubric, c, com) for c, com in pairs]
-            for outcome in self._checked(style.preliminary(rubric, level, evidence), evidence):
-                preliminary[outcome.candidacy_id] = {"listed": outcome.named, "reasons": outcome.reasons}
-                if outcome.named:
-                    on_list.append(outcome.candidacy_id)
+        _, evidence, _ = self._gather(actor, campaign, rubric, approved)
+        candidates = list(evidence.values())
+        outcomes = self._checked(style.preliminary(self._context(campaign, rubric), candidates), candidates)
+        preliminary = {o.candidacy_id: {"listed": o.named, "reasons": o.reasons} for o in outcomes}
+        on_list = [o.candidacy_id for o in outcomes if o.named]
         campaign.open_notice(
-            meta=self.campaign_meta(actor, campaign, on=start), start=start, end=end,
+            meta=self.campaign_meta(actor, campaign, on=on), start=start, end=end,
             candidacy_ids=on_list, preliminary=plain(preliminary),
         )
         self.save_all(campaign)
@@ -188,8 +219,7 @@ class DecisionCommands(InspectionCommands):
         self, actor: Actor, candidacy_id: str, objection_id: str, upheld: bool, reason: str, on: str | None = None
     ) -> None:
         candidacy, campaign = self._candidacy_for(actor, candidacy_id, "resolve_objection")
-        if objection_id not in candidacy.objections:
-            raise InvalidInput("objection_id", objection_id, ", ".join(candidacy.objections) or "(no objections filed)")
+        self.check_key("objection_id", objection_id, list(candidacy.objections))
         if candidacy.objections[objection_id]["status"] != "open":
             raise RuleViolation(f"objection {objection_id} is already {candidacy.objections[objection_id]['status']}")
         if not isinstance(upheld, bool):
@@ -202,14 +232,14 @@ class DecisionCommands(InspectionCommands):
 
     # -- decisions -------------------------------------------------------------------------
 
-    def decide(self, actor: Actor, campaign_id: str, on: str | None = None) -> dict[str, bool]:
+    def decide(self, actor: Actor, campaign_id: str, on: str | None = None, expected_version: int | None = None) -> dict[str, bool]:
         """Decide every approved candidacy after the public notice closed, in one write.
 
-        Candidates on the notice list are decided by the rubric's style; the others are
-        recorded as not named with their preliminary reasons. Named ones get the title on
-        their community. Returns candidacy id -> named.
+        Candidates on the notice list are decided by the rubric's style, all levels at once;
+        the others are recorded as not named with their preliminary reasons. Named ones get
+        the title on their community. Returns candidacy id -> named.
         """
-        campaign = self._campaign_for(actor, campaign_id, "decide")
+        campaign = self._campaign_for(actor, campaign_id, "decide", expected_version)
         self.require_open(campaign)
         if campaign.decided:
             raise RuleViolation(f"campaign {campaign.code} is already decided")
@@ -218,54 +248,45 @@ class DecisionCommands(InspectionCommands):
         rubric = self.rubric_of(campaign)
         style = self.plugins.style(rubric.style)
         meta = self.campaign_meta(actor, campaign, on=on)
-        listed = set(campaign.notice["candidacy_ids"])
         approved = [cid for cid in campaign.candidacies if self.candidacy(actor, cid).status == APPROVED]
+        pairs, evidence, positions = self._gather(actor, campaign, rubric, approved)
+        still_open = [com.name for c, com in pairs if c.objection_counts()["open"]]
+        if still_open:
+            raise RuleViolation(f"objections still open for: {', '.join(still_open)}")
+        listed = set(campaign.notice["candidacy_ids"])
+        on_notice = [e for cid, e in evidence.items() if cid in listed]
+        outcomes = {
+            o.candidacy_id: o
+            for o in self._checked(style.decide(self._context(campaign, rubric), on_notice), on_notice)
+        }
         changed: list[Any] = []
         results: dict[str, bool] = {}
-        for level, pairs in self._by_level(actor, campaign, approved).items():
-            open_objections = [com.name for c, com in pairs if c.objection_counts()["open"]]
-            if open_objections:
-                raise RuleViolation(f"objections still open for: {', '.join(open_objections)}")
-            evidence = {str(c.id): self.evidence(rubric, c, com) for c, com in pairs}
-            on_notice = [e for cid, e in evidence.items() if cid in listed]
-            outcomes = {o.candidacy_id: o for o in self._checked(style.decide(rubric, level, on_notice), on_notice)}
-            for candidacy, community in pairs:
-                cid = str(candidacy.id)
-                outcome = outcomes.get(cid) or Outcome(
-                    cid, False, ["未列入公示名单 (not on the public notice list)"],
-                    {
-                        "total": evidence[cid].total,
-                        "subtotals": evidence[cid].subtotals,
-                        "preliminary": campaign.notice["preliminary"].get(cid),
-                    },
+        for candidacy, community in pairs:
+            cid = str(candidacy.id)
+            outcome = outcomes.get(cid) or Outcome(
+                cid, False, ["未列入公示名单 (not on the public notice list)"],
+                {**summary(evidence[cid]), "preliminary": campaign.notice["preliminary"].get(cid)},
+            )
+            derivation = {
+                "style": {"name": style.name, "version": style.version},
+                "rubric": dict(campaign.rubric),
+                "level": candidacy.level,
+                "named": outcome.named,
+                "reasons": list(outcome.reasons),
+                "outcome": plain(outcome.derivation),
+                "positions": positions[cid],
+            }
+            candidacy.decide(meta=meta, named=outcome.named, derivation=derivation)
+            changed.append(candidacy)
+            if outcome.named:
+                community.award_title(
+                    meta=meta, candidacy_id=cid, campaign_id=str(campaign.id), level=candidacy.level,
+                    label=rubric.level(candidacy.level).label, rubric=campaign.rubric["hash"],
                 )
-                derivation = {
-                    "style": {"name": style.name, "version": style.version},
-                    "rubric": dict(campaign.rubric),
-                    "level": level,
-                    "named": outcome.named,
-                    "reasons": list(outcome.reasons),
-                    "outcome": plain(outcome.derivation),
-                    "positions": {
-                        "candidacy": [cid, candidacy.version],
-                        "community": [str(community.id), community.version],
-                        "campaign": [str(campaign.id), campaign.version],
-                    },
-                }
-                candidacy.decide(meta=meta, named=outcome.named, derivation=derivation)
-                changed.append(candidacy)
-                if outcome.named:
-                    community.award_title(
-                        meta=meta, candidacy_id=cid, campaign_id=str(campaign.id), level=level,
-                        label=rubric.level(level).label, rubric=campaign.rubric["hash"],
-                    )
-                    if community not in changed:
-                        changed.append(community)
-                results[cid] = outcome.named
-        campaign.record_decisions(
-            meta=meta,
-            outcomes={cid: {"named": named} for cid, named in results.items()},
-        )
+                if community not in changed:
+                    changed.append(community)
+            results[cid] = outcome.named
+        campaign.record_decisions(meta=meta, outcomes={cid: {"named": named} for cid, named in results.items()})
         self.save_all(campaign, *changed)
         return results
 

@@ -103,9 +103,7 @@ class InspectionCommands(AssessmentCommands):
         return finding_id
 
     def _finding(self, inspection: Inspection, finding_id: str) -> dict[str, Any]:
-        if finding_id not in inspection.findings:
-            raise InvalidInput("finding_id", finding_id, ", ".join(inspection.findings) or "(no findings recorded)")
-        return inspection.findings[finding_id]
+        return inspection.findings[self.check_key("finding_id", finding_id, list(inspection.findings))]
 
     def plan_rectification(self, actor: Actor, inspection_id: str, finding_id: str, plan: str, on: str | None = None) -> None:
         inspection, campaign = self._inspection_for(actor, inspection_id, "plan_rectification")

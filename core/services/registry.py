@@ -142,7 +142,7 @@ class RegistryCommands(LedgerBase):
         """
         self.authorize(actor, "configure_rubric", actor.tenant)
         tenant = self.tenant(actor, actor.tenant)
-        base_id, _, base_version = base.partition("@")
+        base_id, _, base_version = self.check_text("base", base, max_length=200).partition("@")
         source, _ = self.resolve_rubric(actor, base_id, base_version or None)
         version = self.check_text("version", version, max_length=64)
         if version == source.version or f"{source.id}@{version}" in tenant.rubrics:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.plugins.types import CandidateEvidence, Outcome
+from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
 
 
@@ -55,6 +55,12 @@ class ThresholdStyle:
                 raise ValueError(
                     f"level {level.id!r}: requires_level {rules.requires_level!r} must be another level: {sorted(level_ids - {level.id})}"
                 )
+        for level in rubric.levels:
+            chain = [level.id]
+            while (required := self.rules(rubric, chain[-1]).requires_level) is not None:
+                if required in chain:
+                    raise ValueError(f"levels require each other in a circle: {' -> '.join([*chain, required])}")
+                chain.append(required)
 
     def check_application(self, rubric: Rubric, level: str, self_total: Decimal, facts: dict[str, Any]) -> list[str]:
         rules = self.rules(rubric, level)
@@ -65,18 +71,45 @@ class ThresholdStyle:
             ]
         return []
 
-    def preliminary(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        return [self._judge(rubric, level, c, final=False) for c in candidates]
+    def preliminary(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        return self._judge_all(context.rubric, candidates, final=False)
 
-    def decide(self, rubric: Rubric, level: str, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        return [self._judge(rubric, level, c, final=True) for c in candidates]
+    def decide(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
+        return self._judge_all(context.rubric, candidates, final=True)
 
     # -- the rule ---------------------------------------------------------------
 
-    def _meets_score(self, rubric: Rubric, level: str, c: CandidateEvidence) -> bool:
-        return c.total >= self.rules(rubric, level).min_total and not c.vetoes
+    def _level_order(self, rubric: Rubric) -> list[str]:
+        """Levels with the ones others require first (validate_rules excludes cycles)."""
+        order: list[str] = []
 
-    def _judge(self, rubric: Rubric, level: str, c: CandidateEvidence, *, final: bool) -> Outcome:
+        def visit(level: str) -> None:
+            if level in order:
+                return
+            required = self.rules(rubric, level).requires_level
+            if required is not None:
+                visit(required)
+            order.append(level)
+
+        for level in rubric.levels:
+            visit(level.id)
+        return order
+
+    def _judge_all(self, rubric: Rubric, candidates: list[CandidateEvidence], *, final: bool) -> list[Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        # community -> level -> named?, for the levels already judged in this decision
+        judged: dict[str, dict[str, bool]] = {}
+        for level in self._level_order(rubric):
+            for c in candidates:
+                if c.level == level:
+                    outcome = self._judge(rubric, level, c, final=final, judged=judged.get(c.community_id, {}))
+                    outcomes[c.candidacy_id] = outcome
+                    judged.setdefault(c.community_id, {})[level] = outcome.named
+        return [outcomes[c.candidacy_id] for c in candidates]
+
+    def _judge(
+        self, rubric: Rubric, level: str, c: CandidateEvidence, *, final: bool, judged: dict[str, bool]
+    ) -> Outcome:
         rules = self.rules(rubric, level)
         checks: list[dict[str, Any]] = []
 
@@ -89,13 +122,20 @@ class ThresholdStyle:
             f"综合得分 {c.total} 低于 {rules.min_total} 分 (official total {c.total} is below {rules.min_total})",
         )
         if rules.requires_level is not None:
-            held = rules.requires_level in c.titles_held
-            qualifies = self._meets_score(rubric, rules.requires_level, c)
-            label = rubric.level(rules.requires_level).label
+            required = rules.requires_level
+            label = rubric.level(required).label
+            if required in c.titles_held:
+                state, passed = "held", True
+            elif required in judged:
+                # the community stands for the required level in this campaign: its outcome counts
+                passed = judged[required]
+                state = "awarded in this decision" if passed else "refused in this decision"
+            else:
+                passed = self._judge(rubric, required, c, final=final, judged={}).named
+                state = "qualifies" if passed else "does not qualify"
             check(
-                "requires_level", rules.requires_level,
-                "held" if held else ("qualifies" if qualifies else "neither"), held or qualifies,
-                f"既未获得也未同时达到{label}标准 (neither holds nor qualifies for {rules.requires_level})",
+                "requires_level", required, state, passed,
+                f"未获得且未同时获评{label} (does not hold and is not awarded {required}: {state})",
             )
         if final:
             upheld = c.objections.get("upheld", 0)
