@@ -39,7 +39,7 @@ from core.actors import Actor, Role
 from core.domain import Candidacy
 from core.errors import ConfigurationError
 from core.plugins import PluginHost
-from core.rubric import Rubric
+from core.rubric import sheet_for_total as sheet
 from core.services import CivicLedger
 
 ENV_VAR = "CIVIC_BENCH_POSTGRES_URL"
@@ -63,19 +63,6 @@ STREET_OFFICER = person(Role.STREET_OFFICER, "street", STREET)
 
 def assessor(n: int) -> Actor:
     return person(Role.ASSESSOR, f"assessor-{n:03d}", "市评估组")
-
-
-def sheet(rubric: Rubric, total: int | str) -> dict[str, str]:
-    """Points for all 60 items adding up to ``total``: full marks, lowered item by item."""
-    points = {i.id: i.max_points for i in rubric.items()}
-    excess = sum(points.values()) - Decimal(str(total))
-    for item in rubric.items():
-        cut = min(excess, item.max_points)
-        points[item.id] -= cut
-        excess -= cut
-        if excess <= 0:
-            break
-    return {k: str(v) for k, v in points.items()}
 
 
 def result(name: str, figure: float, unit: str, target: str, digits: int = 1) -> None:

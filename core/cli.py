@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from core.actors import Actor, Role
-from core.errors import CivicError
+from core.errors import CivicError, NotFound
 from core.services import CivicLedger
 
 app = typer.Typer(
@@ -57,28 +57,37 @@ def dump(data: Any) -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Build the demo campaign (Dongli 2020 timeline, fictional communities) on the configured
-    store and print its outcome. Running it again shows the stored result and records nothing new."""
-    from core import demo as demo_data
-
+def demo(
+    name: Annotated[Optional[str], typer.Argument(help="Demo to build (default: every installed demo)")] = None,
+) -> None:
+    """Build the plugins' demonstration campaigns on the configured store through the same
+    commands a user would issue, and print each outcome. Running it again shows the stored
+    result and records nothing new."""
     try:
         ledger_app = ledger()
+        demos = ledger_app.plugins.demos()
+        if name is not None and name not in demos:
+            raise NotFound("demo", name, known=sorted(demos))
+        chosen = [demos[name]] if name else [demos[n] for n in sorted(demos)]
+        if not chosen:
+            raise NotFound("demo", "(any)", known=[])
         out.print(f"存储 store: [cyan]{ledger_app.store.display}[/]")
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), console=err, transient=True,
-        ) as progress:
-            task = progress.add_task("演示活动 demo", total=9)
+        for record, plugin in chosen:
+            with Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(), console=err, transient=True,
+            ) as progress:
+                task = progress.add_task(record.title, total=record.stages)
 
-            def step(label: str) -> None:
-                progress.update(task, description=label, advance=1)
+                def step(label: str) -> None:
+                    progress.update(task, description=label, advance=1)
 
-            campaign_id = demo_data.build(ledger_app, step)
-        print_outcome(ledger_app, demo_data.reader(), campaign_id)
-        out.print(f"\n活动 campaign id: {campaign_id}")
-        program = sys.argv[0] if sys.argv and sys.argv[0].endswith("civic") else "civic"
-        out.print(f"历史 history: {program} history {campaign_id}")
+                campaign_id = record.build(ledger_app, step)
+            out.print(f"\n[bold]{record.title}[/] ({record.name}, plugin {plugin})")
+            print_outcome(ledger_app, record.reader, campaign_id)
+            program = sys.argv[0] if sys.argv and sys.argv[0].endswith("civic") else "civic"
+            out.print(f"活动 campaign id: {campaign_id}")
+            out.print(f"历史 history: {program} history {campaign_id}")
     except CivicError as exc:
         fail(exc)
 
@@ -91,8 +100,9 @@ def print_outcome(ledger_app: CivicLedger, actor: Actor, campaign_id: str) -> No
         if row["overdue"] and row["purpose"] == "campaign":
             overdue[row["candidacy_id"]] = overdue.get(row["candidacy_id"], 0) + 1
     table = Table(title=f"{campaign.title} · {rubric.title} ({campaign.rubric['id']}@{campaign.rubric['version']})")
-    for column in ("社区 community", "街道 street", "级别 level", "综合得分 total", "满意率 satisfaction",
-                   "异议 objections", "逾期整改 overdue", "结果 outcome", "说明 reasons"):
+    for column in ("社区 community", "街道 street", "级别 level"):
+        table.add_column(column, no_wrap=True)
+    for column in ("综合得分 total", "满意率 satisfaction", "异议 objections", "逾期整改 overdue", "结果 outcome", "说明 reasons"):
         table.add_column(column)
     for row in ledger_app.outcome_table(actor, campaign_id):
         level = rubric.level(row["level"])

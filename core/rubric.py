@@ -208,3 +208,17 @@ def subtotals(rubric: Rubric, item_points: dict[str, Decimal]) -> tuple[dict[str
             (item_points.get(i.id, Decimal(0)) for i in cat.items), Decimal(0)
         )
     return per_category, sum(per_category.values(), Decimal(0))
+
+
+def sheet_for_total(rubric: Rubric, total: Decimal | float | str) -> dict[str, str]:
+    """A complete score sheet adding up to ``total``: full marks, lowered item by item in
+    rubric order. For demonstrations, tests and benchmarks that need plausible sheets."""
+    excess = rubric.max_total - Decimal(str(total))
+    if excess < 0 or excess % rubric.step:
+        raise ValueError(f"total {total} must be between 0 and {rubric.max_total} in steps of {rubric.step}")
+    points = {}
+    for item in rubric.items():
+        cut = min(excess, item.max_points)
+        points[item.id] = canonical_points(item.max_points - cut)
+        excess -= cut
+    return points

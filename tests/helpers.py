@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.actors import Actor, Role
-from core.rubric import Rubric
+from core.rubric import Rubric, sheet_for_total
 from core.services import CivicLedger
 
 TENANT = "tianjin"
@@ -18,18 +18,8 @@ def actor(role: Role, name: str, org: str, tenant: str = TENANT) -> Actor:
 
 
 def sheet(rubric: Rubric, total: float | str | Decimal) -> dict[str, str]:
-    """Points for every item adding up to ``total``: full marks, then lowered item by item."""
-    target = Decimal(str(total))
-    points = {i.id: i.max_points for i in rubric.items()}
-    excess = sum(points.values()) - target
-    for item in rubric.items():
-        if excess <= 0:
-            break
-        cut = min(excess, item.max_points)
-        points[item.id] -= cut
-        excess -= cut
-    assert excess == 0 and sum(points.values()) == target
-    return {k: str(v) for k, v in points.items()}
+    """Points for every item adding up to ``total`` (see core.rubric.sheet_for_total)."""
+    return sheet_for_total(rubric, total)
 
 
 def evidence(name: str = "photo.jpg") -> list[dict[str, str]]:

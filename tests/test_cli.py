@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from core import demo
+from plugins.tianjin_meili import demo
 from core.cli import app as cli
 from core.plugins import PluginHost
 from core.services import CivicLedger
@@ -69,16 +69,16 @@ def run_demo_twice(url: str) -> None:
         second = invoke("demo", env=env)
         assert second.exit_code == 0
         assert notification_count(app) == before  # a second run records nothing
-        campaign_id = str(app.campaign_by_code(demo.reader(), demo.CAMPAIGN_CODE).id)
-        rows = app.outcome_table(demo.reader(), campaign_id)
+        campaign_id = str(app.campaign_by_code(demo.DEMO.reader, demo.CAMPAIGN_CODE).id)
+        rows = app.outcome_table(demo.DEMO.reader, campaign_id)
         statuses = [r["status"] for r in rows]
         assert statuses.count("revoked") == 1
         assert sum(r["objections"]["upheld"] for r in rows) == 1
         assert len({r["community"] for r in rows}) >= 12 and len({r["street"] for r in rows}) == 4
-        overdue = [f for f in app.findings(demo.reader(), campaign_id, on="2020-09-30") if f["overdue"]]
+        overdue = [f for f in app.findings(demo.DEMO.reader, campaign_id, on="2020-09-30") if f["overdue"]]
         assert len(overdue) == 1
-        kinds = {k for cid in app.campaign(demo.reader(), campaign_id).candidacies
-                 for k, sheets in app.candidacy(demo.reader(), cid).scores.items() if sheets}
+        kinds = {k for cid in app.campaign(demo.DEMO.reader, campaign_id).candidacies
+                 for k, sheets in app.candidacy(demo.DEMO.reader, cid).scores.items() if sheets}
         assert kinds == {"self", "mock", "official"}
     finally:
         app.close()

@@ -121,7 +121,7 @@ def test_installed_tianjin_plugin_is_discovered_through_its_entry_point():
     assert host.failures == {}
     info = host.plugins["tianjin_meili"]
     assert info.source.startswith("entry point plugins.tianjin_meili")
-    assert info.hooks == ["civic_decision_styles", "civic_default_schedule", "civic_rubrics"]
+    assert info.hooks == ["civic_decision_styles", "civic_default_schedule", "civic_demos", "civic_rubrics"]
     provided = host.rubric(TIANJIN, "2017")
     assert provided.plugin == "tianjin_meili"
     assert provided.rubric.ref == "tianjin-meili@2017"
@@ -256,16 +256,268 @@ def test_second_plugin_under_the_same_name_is_refused():
 
 
 # --------------------------------------------------------------------------------------
-# Conflicts and invalid data
+# A broken plugin is reported and skipped; the others keep working
+# --------------------------------------------------------------------------------------
+
+
+class Styles:
+    """Provides the pass-mark style and nothing else."""
+
+    @hookimpl
+    def civic_decision_styles(self):
+        return [PassMark()]
+
+
+class GoodCity:
+    """A plugin that works, registered beside broken ones."""
+
+    @hookimpl
+    def civic_rubrics(self):
+        return [tiny_rubric("good-city")]
+
+
+def host_with(*plugins: tuple[Any, str]) -> PluginHost:
+    """A host with the pass-mark style, a working city and ``plugins`` (all registered)."""
+    host = PluginHost()
+    for plugin, name in [(Styles(), "styles"), *plugins, (GoodCity(), "good_city")]:
+        assert host.register(plugin, name=name), host.failures
+    return host
+
+
+def assert_refused(host: PluginHost, name: str, *fragments: str) -> str:
+    """``name`` is reported naming itself and each fragment, unregistered and left out."""
+    why = host.failures[name]
+    assert f"plugin {name!r}" in why
+    for fragment in fragments:
+        assert fragment in why, why
+    assert name not in host.plugins
+    assert host.pm.get_plugin(name) is None
+    return why
+
+
+def assert_others_work(host: PluginHost) -> None:
+    assert [p.rubric.ref for p in host.rubrics()] == ["good-city@2024"]
+    assert host.rubric("good-city").plugin == "good_city"
+    assert isinstance(host.style("pass-mark"), DecisionStyle)
+    assert host.aggregation("mean").combine([Decimal(1), Decimal(3)]) == Decimal(2)
+    assert host.demos() == {}
+    assert set(host.plugins) == {"core", "styles", "good_city"}
+
+
+def _raise() -> Any:
+    raise RuntimeError("the city's config server is down")
+
+
+class NoDecide:
+    name, version = "half-done", "1"
+
+    def validate_rules(self, rubric):
+        pass
+
+    def check_application(self, rubric, level, self_total, facts):
+        return []
+
+    def preliminary(self, context, candidates):
+        return []
+
+
+class NamelessStyle(PassMark):
+    name = 7  # type: ignore[assignment]
+
+
+BROKEN_HOOKS = {
+    "rubrics-raise": ("civic_rubrics", _raise, ["civic_rubrics raised RuntimeError", "config server is down"]),
+    "rubrics-not-a-list": ("civic_rubrics", lambda: tiny_rubric("one"), ["civic_rubrics returned dict", "expected a list"]),
+    "rubrics-a-string": ("civic_rubrics", lambda: ["tianjin"], ["civic_rubrics", "invalid rubric, item 0 (str 'tianjin')"]),
+    "rubrics-twice": ("civic_rubrics", lambda: [tiny_rubric("twice")] * 2, ["civic_rubrics returns rubric twice@2024 twice"]),
+    "styles-raise": ("civic_decision_styles", _raise, ["civic_decision_styles raised RuntimeError"]),
+    "style-a-string": (
+        "civic_decision_styles",
+        lambda: ["threshold"],
+        ["civic_decision_styles item 0 (str 'threshold') is not a decision style", "name must be a non-empty str"],
+    ),
+    "style-without-decide": (
+        "civic_decision_styles",
+        lambda: [NoDecide()],
+        ["civic_decision_styles item 0", "missing method(s) ['decide']"],
+    ),
+    "style-without-a-str-name": ("civic_decision_styles", lambda: [NamelessStyle()], ["name must be a non-empty str"]),
+    "aggregation-a-tuple": (
+        "civic_aggregations",
+        lambda: [("max", max)],
+        ["civic_aggregations item 0 is tuple", "not a core.plugins.types.Aggregation"],
+    ),
+    "aggregation-not-callable": (
+        "civic_aggregations",
+        lambda: [Aggregation("max", "max")],
+        ["civic_aggregations item 0", "callable combine"],
+    ),
+    "aggregations-raise": ("civic_aggregations", _raise, ["civic_aggregations raised RuntimeError"]),
+    "demos-raise": ("civic_demos", _raise, ["civic_demos raised RuntimeError"]),
+    "demo-a-dict": (
+        "civic_demos",
+        lambda: [{"name": "demo-city"}],
+        ["civic_demos item 0 is dict", "not a core.plugins.types.Demo"],
+    ),
+    "demo-not-buildable": (
+        "civic_demos",
+        lambda: [Demo(name="demo-city", title="示例", stages=1, build=None, reader=None)],  # type: ignore[arg-type]
+        ["civic_demos item 0", "callable build"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_HOOKS))
+def test_plugin_whose_hook_raises_or_returns_the_wrong_things_is_refused_and_the_others_work(case):
+    hook, result, fragments = BROKEN_HOOKS[case]
+
+    def implementation(self):
+        return result()
+
+    broken = type("Broken", (), {hook: hookimpl(implementation)})()
+    host = host_with((broken, "broken"))
+    assert "broken" in host.plugins  # refused when its contributions are first read
+    assert_others_work(host)
+    assert_refused(host, "broken", *fragments)
+
+
+def test_broken_plugin_is_reported_by_discovery_and_civic_plugins_still_lists_the_others(monkeypatch, plugin_dir):
+    from typer.testing import CliRunner
+
+    from core.cli import app as cli
+
+    broken = plugin_dir(
+        """
+        from core.plugins import hookimpl
+
+        @hookimpl
+        def civic_rubrics():
+            return [{"id": "half-typed", "version": "2024"}]
+        """
+    )
+    _fake_entry_points(monkeypatch, importlib.metadata.EntryPoint("half_typed", broken, ENTRY_POINT_GROUP))
+    host = PluginHost.discover()
+    # reported on discovery, before anything is looked up
+    assert_refused(host, "half_typed", "civic_rubrics", "invalid rubric, rubric 'half-typed'", "title")
+    assert set(host.plugins) == {"core", "tianjin_meili"}
+
+    result = CliRunner().invoke(cli, ["plugins", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    import json
+
+    listed = json.loads(result.stdout)
+    assert [p["name"] for p in listed["plugins"]] == ["core", "tianjin_meili"]
+    assert [f["name"] for f in listed["failures"]] == ["half_typed"]
+    assert "plugin 'half_typed'" in listed["failures"][0]["error"]
+
+
+def test_invalid_rubric_data_from_one_plugin_refuses_that_plugin_only():
+    class Sloppy:
+        @hookimpl
+        def civic_rubrics(self):
+            data = tiny_rubric()
+            data["categories"][0]["max_points"] = 12  # the items add up to 10
+            return [data]
+
+    host = host_with((Sloppy(), "sloppy"))
+    assert_others_work(host)
+    assert_refused(host, "sloppy", "civic_rubrics", "invalid rubric", "'demo-city'", "declared maximum is 12")
+
+
+def test_rubric_naming_a_style_nobody_provides_refuses_its_plugin_listing_available_styles():
+    class City:
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric(style="ranking")]
+
+    host = host_with((City(), "city"))
+    with pytest.raises(NotFound):
+        host.rubric("demo-city")
+    assert_refused(host, "city", "civic_rubrics", "demo-city@2024", "'ranking'", "available: ['pass-mark']")
+    assert_others_work(host)
+    with pytest.raises(PluginError, match="decision style 'ranking'.*available: \\['pass-mark'\\]"):
+        host.style("ranking")
+
+
+def test_rubric_naming_an_aggregation_nobody_provides_refuses_its_plugin():
+    class City:
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric(aggregation="trimmed-mean")]
+
+    host = host_with((City(), "city"))
+    assert_others_work(host)
+    assert_refused(host, "city", "demo-city@2024", "aggregation 'trimmed-mean'", "available: ['mean', 'median']")
+
+
+def test_rubric_rules_the_style_rejects_refuse_its_plugin():
+    class City:
+        @hookimpl
+        def civic_rubrics(self):
+            data = tiny_rubric()
+            data["levels"][0]["rules"] = {"min_total": 11}  # more than the rubric's 10 points
+            return [data]
+
+    host = host_with((City(), "city"))
+    assert_others_work(host)
+    assert_refused(host, "city", "demo-city@2024", "'pass-mark' rejects its rules", "min_total 11 exceeds 10")
+
+
+def test_style_failing_while_checking_rules_refuses_the_rubric_naming_the_style_plugin():
+    class Fragile(PassMark):
+        name = "fragile"
+
+        def validate_rules(self, rubric):
+            return rubric.levels[0].rules["bar"]  # KeyError, not the ValueError it should raise
+
+    class City:
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric(style="fragile")]
+
+    class FragileStyles:
+        @hookimpl
+        def civic_decision_styles(self):
+            return [Fragile()]
+
+    host = host_with((FragileStyles(), "fragile_styles"), (City(), "city"))
+    assert [p.rubric.ref for p in host.rubrics()] == ["good-city@2024"]
+    assert_refused(host, "city", "demo-city@2024", "'fragile' (plugin 'fragile_styles')", "KeyError")
+    assert "fragile" in host.styles()
+
+
+def test_refusing_a_plugin_also_refuses_rubrics_that_needed_its_style():
+    class Dependent:  # registered first: its rubric is fine until Shaky is refused
+        @hookimpl
+        def civic_rubrics(self):
+            return [tiny_rubric("dependent", style="shaky-mark")]
+
+    class ShakyMark(PassMark):
+        name = "shaky-mark"
+
+    class Shaky:
+        @hookimpl
+        def civic_rubrics(self):
+            data = tiny_rubric("shaky", style="shaky-mark")
+            data["levels"][0]["rules"] = {}  # its own style rejects it
+            return [data]
+
+        @hookimpl
+        def civic_decision_styles(self):
+            return [ShakyMark()]
+
+    host = host_with((Dependent(), "dependent"), (Shaky(), "shaky"))
+    assert_others_work(host)
+    assert_refused(host, "shaky", "shaky@2024", "rules.min_total is required")
+    assert_refused(host, "dependent", "dependent@2024", "'shaky-mark', which no plugin provides")
+
+
+# --------------------------------------------------------------------------------------
+# Conflicts between plugins are the operator's to resolve
 # --------------------------------------------------------------------------------------
 
 
 def test_two_plugins_providing_one_rubric_id_is_an_error_naming_both():
-    class Styles:
-        @hookimpl
-        def civic_decision_styles(self):
-            return [PassMark()]
-
     class CityA:
         @hookimpl
         def civic_rubrics(self):
@@ -285,64 +537,7 @@ def test_two_plugins_providing_one_rubric_id_is_an_error_naming_both():
         host.rubrics()
     message = str(caught.value)
     assert "shared-id" in message and "city_a" in message and "city_b" in message
-
-
-def test_rubric_naming_a_style_nobody_provides_is_an_error_listing_available_styles():
-    class City:
-        @hookimpl
-        def civic_rubrics(self):
-            return [tiny_rubric(style="ranking")]
-
-        @hookimpl
-        def civic_decision_styles(self):
-            return [PassMark()]
-
-    host = PluginHost()
-    assert host.register(City(), name="city")
-    with pytest.raises(PluginError) as caught:
-        host.rubric("demo-city")
-    message = str(caught.value)
-    assert "'ranking'" in message and "available" in message and "pass-mark" in message
-    with pytest.raises(PluginError, match="decision style 'ranking'.*available: \\['pass-mark'\\]"):
-        host.style("ranking")
-
-
-def test_invalid_rubric_data_from_a_plugin_is_a_plugin_error():
-    class Sloppy:
-        @hookimpl
-        def civic_rubrics(self):
-            data = tiny_rubric()
-            data["categories"][0]["max_points"] = 12  # the items add up to 10
-            return [data]
-
-        @hookimpl
-        def civic_decision_styles(self):
-            return [PassMark()]
-
-    host = PluginHost()
-    assert host.register(Sloppy(), name="sloppy")
-    with pytest.raises(PluginError) as caught:
-        host.rubrics()
-    message = str(caught.value)
-    assert "sloppy" in message and "invalid rubric" in message and "declared maximum is 12" in message
-
-
-def test_rubric_rules_the_style_rejects_are_a_plugin_error():
-    class City:
-        @hookimpl
-        def civic_rubrics(self):
-            data = tiny_rubric()
-            data["levels"][0]["rules"] = {"min_total": 11}  # more than the rubric's 10 points
-            return [data]
-
-        @hookimpl
-        def civic_decision_styles(self):
-            return [PassMark()]
-
-    host = PluginHost()
-    assert host.register(City(), name="city")
-    with pytest.raises(PluginError, match="demo-city@2024.*min_total 11 exceeds 10"):
-        host.rubrics()
+    assert host.failures == {}  # a conflict refuses neither: the operator picks
 
 
 # --------------------------------------------------------------------------------------
@@ -442,7 +637,7 @@ def test_civic_aggregations_hook_adds_an_aggregation_to_the_core_ones():
             return [Aggregation("min", min)]
 
     assert host.register(Again(), name="again")
-    with pytest.raises(PluginError, match="aggregation 'min' is provided twice"):
+    with pytest.raises(PluginError, match="aggregation 'min' is provided by both plugin 'strict' and plugin 'again'"):
         host.aggregation("min")
 
 
@@ -512,7 +707,8 @@ def test_a_campaign_runs_end_to_end_on_a_non_tianjin_plugin():
     assessors = [actor(Role.ASSESSOR, f"assessor-{n}", "评估组", tenant) for n in (1, 2)]
     resident = actor(Role.RESIDENT, "resident", "居民", tenant)
 
-    app = CivicLedger("memory://", plugins=host, today=lambda: dt.date(2024, 3, 1))
+    clock = [dt.date(2024, 3, 1)]  # nothing may be recorded ahead of "today"
+    app = CivicLedger("memory://", plugins=host, today=lambda: clock[0])
     try:
         app.register_tenant(owner, tenant, "示例市")
         east = app.register_community(district, "east", "东苑社区", "示例区", "示例街道", 800, 2000)
@@ -522,6 +718,7 @@ def test_a_campaign_runs_end_to_end_on_a_non_tianjin_plugin():
         assert campaign.rubric["id"] == "demo-city"
         assert [p["id"] for p in campaign.schedule] == ["apply", "notice"]  # from civic_default_schedule
         app.open_campaign(owner, campaign_id, on="2024-03-01")
+        clock[0] = dt.date(2024, 10, 10)
 
         with pytest.raises(RuleViolation, match="below the pass mark 8"):  # the style's gate
             app.apply(street, campaign_id, east, "good", {"1": "3", "2": "2"}, on="2024-03-05")
@@ -540,7 +737,7 @@ def test_a_campaign_runs_end_to_end_on_a_non_tianjin_plugin():
             app.record_survey(owner, cid, respondents=50, households=50, satisfied=45,
                               basically_satisfied=4, dissatisfied=1, on="2024-09-20")
 
-        assert app.open_public_notice(owner, campaign_id, "2024-10-01", "2024-10-07") == [a]
+        assert app.open_public_notice(owner, campaign_id, "2024-10-01", "2024-10-07", on="2024-10-01") == [a]
         objection = app.file_objection(resident, a, "绿地有死角", ["2"], on="2024-10-03")
         app.resolve_objection(owner, a, objection, False, "复核不属实", on="2024-10-05")
         app.close_public_notice(owner, campaign_id, on="2024-10-08")

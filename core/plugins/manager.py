@@ -57,9 +57,17 @@ class PluginHost:
 
     @classmethod
     def discover(cls) -> PluginHost:
-        """A host with every plugin installed under the ``civic.plugins`` entry-point group."""
+        """A host with every plugin installed under the ``civic.plugins`` entry-point group.
+
+        Their contributions are read at once, so :attr:`failures` reports the broken ones
+        before anything is looked up.
+        """
         host = cls()
         host.load_entry_points()
+        try:
+            host._index()
+        except PluginError:
+            pass  # a conflict between two plugins: every lookup reports it
         return host
 
     def load_entry_points(self) -> None:

@@ -4,6 +4,7 @@ and the Dongli 2020 schedule."""
 from __future__ import annotations
 
 from core.plugins import hookimpl
+from plugins.tianjin_meili.demo import DEMO
 from plugins.tianjin_meili.rubric import RUBRIC_ID, meili_2017
 from plugins.tianjin_meili.schedule import default_schedule
 from plugins.tianjin_meili.style import ThresholdStyle
@@ -27,3 +28,8 @@ def civic_default_schedule(rubric, year):
     if rubric.id != RUBRIC_ID:
         return None
     return default_schedule(year)
+
+
+@hookimpl
+def civic_demos():
+    return [DEMO]

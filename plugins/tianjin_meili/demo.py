@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from core.actors import Actor, Role
 from core.errors import NotFound
-from core.rubric import Rubric
+from core.rubric import sheet_for_total
+from core.plugins.types import Demo
 from core.services import CivicLedger
 
 TENANT = "demo-tianjin"
@@ -63,17 +63,6 @@ class Cast:
         return _actor(Role.ASSESSOR, f"评估组-{n}", "市评估组（演示）")
 
 
-def sheet(rubric: Rubric, total: float) -> dict[str, str]:
-    """Points for every item that add up to ``total`` (full marks, lowered item by item)."""
-    excess = rubric.max_total - Decimal(str(total))
-    points = {}
-    for item in rubric.items():
-        cut = min(excess, item.max_points)
-        points[item.id] = str(item.max_points - cut)
-        excess -= cut
-    return points
-
-
 def free_code(app: CivicLedger, cast: Cast) -> tuple[str, str | None]:
     """The campaign code to build, or the id of a finished demo campaign already stored."""
     n = 1
@@ -119,11 +108,11 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
         for level in levels:
             key = c_code if level == "meili" else f"{c_code}+"
             candidacies[key] = app.apply(
-                cast.street(street), campaign, community_ids[c_code], level, sheet(rubric, self_total), on="2020-03-10"
+                cast.street(street), campaign, community_ids[c_code], level, sheet_for_total(rubric, self_total), on="2020-03-10"
             )
     first = candidacies["d03"]
     app.review(cast.district, first, "return", "自评材料缺少居民代表会议记录", on="2020-03-11")
-    app.resubmit(cast.street("东湖街道"), first, sheet(rubric, 84), on="2020-03-11")
+    app.resubmit(cast.street("东湖街道"), first, sheet_for_total(rubric, 84), on="2020-03-11")
     for cid in candidacies.values():
         app.review(cast.district, cid, "approve", on="2020-03-12")
     app.freeze_candidates(cast.district, campaign, on="2020-03-12")
@@ -150,10 +139,10 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
     for c_code, _, _, _, self_total, official, premium in COMMUNITIES:
         keys = [c_code, f"{c_code}+"] if premium else [c_code]
         for key in keys:
-            app.submit_score_sheet(cast.community, candidacies[key], "self", sheet(rubric, self_total), on="2020-09-08")
-            app.submit_score_sheet(cast.district, candidacies[key], "mock", sheet(rubric, min(official) - 1), on="2020-09-22")
+            app.submit_score_sheet(cast.community, candidacies[key], "self", sheet_for_total(rubric, self_total), on="2020-09-08")
+            app.submit_score_sheet(cast.district, candidacies[key], "mock", sheet_for_total(rubric, min(official) - 1), on="2020-09-22")
             for n, total in enumerate(official, start=1):
-                app.submit_score_sheet(cast.assessor(n), candidacies[key], "official", sheet(rubric, total), on="2020-10-20")
+                app.submit_score_sheet(cast.assessor(n), candidacies[key], "official", sheet_for_total(rubric, total), on="2020-10-20")
 
     step("公示与满意度测评 (public notice and satisfaction survey)")
     for c_code, _, _, households, _, official, premium in COMMUNITIES:
@@ -190,6 +179,10 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
     return campaign
 
 
-def reader() -> Actor:
-    """Read-only actor for printing the demo's results."""
-    return Cast().owner
+DEMO = Demo(
+    name="tianjin-dongli-2020",
+    title="天津市东丽区2020年美丽社区和精品美丽社区创建（演示）",
+    stages=9,
+    build=build,
+    reader=Cast().owner,
+)
