@@ -12,6 +12,7 @@ import ast
 import datetime as dt
 import importlib.metadata
 import inspect
+import json
 import sys
 import uuid
 from decimal import Decimal
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from core.actors import Role
+from core.cli import app as cli
 from core.errors import NotFound, PluginError, RuleViolation
 from core.plugins import ENTRY_POINT_GROUP, PLUGIN_API_VERSION, PluginHost, hookimpl, hookspecs
 from core.plugins.types import (
@@ -382,10 +385,6 @@ def test_plugin_whose_hook_raises_or_returns_the_wrong_things_is_refused_and_the
 
 
 def test_broken_plugin_is_reported_by_discovery_and_civic_plugins_still_lists_the_others(monkeypatch, plugin_dir):
-    from typer.testing import CliRunner
-
-    from core.cli import app as cli
-
     broken = plugin_dir(
         """
         from core.plugins import hookimpl
@@ -403,8 +402,6 @@ def test_broken_plugin_is_reported_by_discovery_and_civic_plugins_still_lists_th
 
     result = CliRunner().invoke(cli, ["plugins", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    import json
-
     listed = json.loads(result.stdout)
     assert [p["name"] for p in listed["plugins"]] == ["core", "tianjin_meili"]
     assert [f["name"] for f in listed["failures"]] == ["half_typed"]
@@ -656,6 +653,118 @@ def test_civic_default_schedule_hook_gives_the_dongli_schedule_for_tianjin_only(
     assert tianjin.civic_default_schedule(rubric=other, year=2020) is None
     assert plugins.pm.hook.civic_default_schedule(rubric=other, year=2020) is None
     assert plugins.default_schedule(other, 2020) == []
+
+
+class Meddler:
+    """Answers civic_default_schedule for every rubric, with a schedule no one asked it for."""
+
+    @hookimpl
+    def civic_default_schedule(self, rubric, year):
+        return [{"id": "meddle", "label": "插手", "start": f"{year}-01-01", "end": "someday"}]
+
+
+def test_civic_default_schedule_is_asked_of_the_plugin_providing_the_rubric_only():
+    host = PluginHost()
+    assert host.register(DemoCity(), name="demo_city")
+    assert host.register(Meddler(), name="meddler")  # registered last: pluggy would ask it first
+    assert host.register(GoodCity(), name="good_city")  # a rubric without a schedule
+
+    rubric = host.rubric("demo-city").rubric
+    assert host.pm.hook.civic_default_schedule(rubric=rubric, year=2024)[0]["id"] == "meddle"
+    schedule = host.default_schedule(rubric, 2024)
+    assert [(p.id, p.start, p.end) for p in schedule] == [
+        ("apply", "2024-03-01", "2024-03-31"),
+        ("notice", "2024-10-01", "2024-10-07"),
+    ]
+    # the owner has no civic_default_schedule: no schedule, whoever else answers
+    assert host.default_schedule(host.rubric("good-city").rubric, 2024) == []
+    # a rubric no plugin provides: nobody is asked
+    assert host.default_schedule(Rubric.model_validate(tiny_rubric("nowhere")), 2024) == []
+    assert host.failures == {}
+
+
+@pytest.mark.parametrize(
+    "returned, fragments",
+    [
+        (
+            lambda year: [
+                PhaseSpec(id="apply", label="申报", kind="application", start=f"{year}-03-01", end=f"{year}-03-31"),
+                {"id": "notice", "label": "公示", "start": f"{year}-10-01", "end": "October"},
+            ],
+            ["invalid phase 1", "'notice'", "end: String should match pattern"],
+        ),
+        (lambda year: ["apply"], ["invalid phase 0 (str 'apply')"]),
+        (lambda year: {"id": "apply"}, ["returned dict", "expected a list of PhaseSpec"]),
+        (lambda year: _raise(), ["raised RuntimeError", "config server is down"]),
+    ],
+    ids=["bad-date", "a-string", "not-a-list", "raises"],
+)
+def test_civic_default_schedule_bad_answer_is_a_plugin_error_naming_the_plugin_and_phase(returned, fragments):
+    class City(GoodCity):
+        @hookimpl
+        def civic_default_schedule(self, rubric, year):
+            return returned(year)
+
+    host = PluginHost()
+    assert host.register(Styles(), name="styles") and host.register(City(), name="city")
+    with pytest.raises(PluginError) as caught:
+        host.default_schedule(host.rubric("good-city").rubric, 2024)
+    message = str(caught.value)
+    assert "plugin 'city': civic_default_schedule for rubric good-city@2024 and year 2024" in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def _demo(name: str) -> Demo:
+    return Demo(name=name, title="示例社区评选演示", stages=1, build=lambda app, step: "campaign-id", reader=None)
+
+
+def test_civic_demos_hook_provides_demos_by_name():
+    demo = _demo("demo-city")
+
+    class City(DemoCity):
+        @hookimpl
+        def civic_demos(self):
+            return [demo, _demo("demo-city-small")]
+
+    host = PluginHost()
+    assert host.demos() == {}
+    assert host.register(City(), name="demo_city")
+    assert "civic_demos" in host.plugins["demo_city"].hooks
+    demos = host.demos()
+    assert sorted(demos) == ["demo-city", "demo-city-small"]
+    assert demos["demo-city"] == (demo, "demo_city")
+    assert demos["demo-city"][0].build(None, print) == "campaign-id"
+    assert host.failures == {}
+
+
+def test_one_demo_name_from_two_plugins_is_an_error_naming_both():
+    class First:
+        @hookimpl
+        def civic_demos(self):
+            return [_demo("shared-demo")]
+
+    class Second:
+        @hookimpl
+        def civic_demos(self):
+            return [_demo("other-demo"), _demo("shared-demo")]
+
+    host = host_with((First(), "first"), (Second(), "second"))
+    with pytest.raises(PluginError, match="demo 'shared-demo' is provided by both plugin 'first' and plugin 'second'"):
+        host.demos()
+    assert host.failures == {}
+    assert [p.rubric.ref for p in host.rubrics()] == ["good-city@2024"]  # demos do not hold up rubrics
+
+
+def test_one_plugin_returning_a_demo_name_twice_is_refused():
+    class Twice:
+        @hookimpl
+        def civic_demos(self):
+            return [_demo("again"), _demo("again")]
+
+    host = host_with((Twice(), "twice"))
+    assert_others_work(host)
+    assert_refused(host, "twice", "civic_demos returns demo 'again' twice")
 
 
 # --------------------------------------------------------------------------------------
