@@ -89,6 +89,15 @@ class VersionConflict(CivicError):
         )
 
 
+class ConcurrentChange(VersionConflict):
+    """Another writer recorded a change on the same stream first; nothing was recorded."""
+
+    def __init__(self) -> None:
+        CivicError.__init__(
+            self, "another change was recorded on the same stream at the same time; reload and retry"
+        )
+
+
 class ConfigurationError(CivicError):
     """The platform is misconfigured (storage URL, plugin settings)."""
 
@@ -99,3 +108,11 @@ class PluginError(CivicError):
     """A plugin is broken, incompatible or conflicts with another one."""
 
     code = "plugin_error"
+
+
+def invalid_from(exc: Any, prefix: str = "") -> InvalidInput:
+    """The first problem of a pydantic ValidationError as an InvalidInput naming its field."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    field = ".".join(part for part in (prefix, where) if part) or prefix or "value"
+    return InvalidInput(field, first.get("input"), first["msg"])

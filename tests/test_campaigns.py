@@ -133,3 +133,42 @@ def test_odd_input_types_get_domain_errors_and_record_nothing(world):
             attempt()
         assert caught.value.field == field
     assert notification_count(app) == before
+
+
+def test_a_street_officer_rectifies_only_its_own_communities(world):
+    from tests.helpers import evidence
+
+    app = world.app
+    campaign_id = world.setup()
+    app.open_campaign(world.owner, campaign_id)
+    cid = world.apply(campaign_id, "c1")  # c1 lies in 张贵庄街道 (street_a)
+    visit = app.conduct_inspection(world.inspector, cid, "announced", "2020-05-01", ["甲"])
+    finding = app.record_finding(world.inspector, visit, "38", "卫生死角", "minor", "清理", "2020-08-31")
+    before = notification_count(app)
+    with pytest.raises(RuleViolation, match="belongs to street '张贵庄街道'"):
+        app.complete_rectification(world.street_b, visit, finding, "已清理", evidence(), on="2020-06-01")
+    assert notification_count(app) == before
+    app.complete_rectification(world.street_a, visit, finding, "已清理", evidence(), on="2020-06-01")
+
+
+def test_stored_rubric_text_is_checked_against_its_hash(tmp_path, plugins):
+    import sqlite3
+
+    from core.services import CivicLedger
+
+    url = f"sqlite:///{tmp_path}/civic.sqlite3"
+    app = CivicLedger(url, plugins=plugins)
+    world = World(app)
+    campaign = app.campaign(world.owner, world.setup())
+    app.close()
+    with sqlite3.connect(tmp_path / "civic.sqlite3") as conn:
+        (state,) = conn.execute("SELECT state FROM stored_events WHERE topic LIKE '%RubricRecord.Recorded'").fetchone()
+        tampered = bytes(state).replace("社区党组织健全".encode(), "社区党组织建立".encode(), 1)
+        assert tampered != bytes(state)
+        conn.execute("UPDATE stored_events SET state = ? WHERE topic LIKE '%RubricRecord.Recorded'", (tampered,))
+    again = CivicLedger(url, plugins=plugins)
+    try:
+        with pytest.raises(RuleViolation, match="does not match its hash"):
+            again.rubric_by_hash(campaign.rubric["hash"])
+    finally:
+        again.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import RuleViolation, VersionConflict
+from core.errors import ConcurrentChange, VersionConflict
 from core.services import CivicLedger
 from tests.helpers import World, notification_count, sheet
 
@@ -69,7 +69,7 @@ def test_a_stale_copy_loses_the_race_at_the_store(two_apps):
         points=sheet(world.rubric, 85),
     )
     before = notification_count(first)
-    with pytest.raises(RuleViolation, match="another change was recorded"):
+    with pytest.raises(ConcurrentChange, match="another change was recorded"):
         first.save_all(stale)
     assert notification_count(first) == before
     assert list(second.candidacy(world.owner, cid).scores["official"]) == ["assessor-1"]

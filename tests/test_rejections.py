@@ -390,7 +390,7 @@ class TestReview:
                   "candidacy is applied; only a returned application can be resubmitted")
         app.review(world.district, c2, "return", "自评材料不全", on="2020-03-11")
         violation(app, lambda: app.resubmit(world.street_a, c2, sheet(world.rubric, 79.5)),
-                  "resubmission refused", "79.5", "80")
+                  "application of 新立花园社区 refused", "79.5", "80")
         violation(app, lambda: app.resubmit(world.street_b, c2, sheet(world.rubric, 85)), "cannot act for it")
         app.resubmit(world.street_a, c2, sheet(world.rubric, 85), on="2020-03-11")
 

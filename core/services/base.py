@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from eventsourcing.utils import Environment
 from core.actors import Actor, Role
 from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Tenant
 from core.domain import ids
-from core.errors import ConfigurationError, InvalidInput, NotFound, RuleViolation, VersionConflict
+from core.errors import ConcurrentChange, ConfigurationError, InvalidInput, NotFound, RuleViolation, VersionConflict
 from core.permissions import authorize
 from core.plugins import PluginHost
 from core.rubric import Rubric, canonical_points
@@ -149,13 +150,11 @@ class LedgerBase(Application[UUID]):
         return True
 
     def save_all(self, *aggregates: Aggregate) -> None:
-        """One atomic write; a concurrent writer's conflict becomes a VersionConflict-like error."""
+        """One atomic write; losing a race with another writer is a ConcurrentChange."""
         try:
             self.save(*aggregates)
         except IntegrityError as exc:
-            raise RuleViolation(
-                "another change was recorded on the same stream at the same time; reload and retry"
-            ) from exc
+            raise ConcurrentChange() from exc
 
     @staticmethod
     def check_version(aggregate: Aggregate, expected: int | None, kind: str) -> None:
@@ -179,9 +178,12 @@ class LedgerBase(Application[UUID]):
         except AggregateNotFoundError:
             raise NotFound("rubric version", content_hash) from None
         assert isinstance(record, RubricRecord)
-        rubric = Rubric.model_validate_json(record.definition)
-        if rubric.content_hash != content_hash:
+        # The hash is checked on the stored text itself, so a later change to the rubric
+        # model (a new field with a default, say) can never make old versions unreadable.
+        digest = "sha256:" + hashlib.sha256(record.definition.encode("utf-8")).hexdigest()
+        if digest != content_hash:
             raise RuleViolation(f"stored rubric {record.rubric_id}@{record.rubric_version} does not match its hash {content_hash}")
+        rubric = Rubric.model_validate_json(record.definition)
         self._rubric_cache[content_hash] = rubric
         return rubric
 

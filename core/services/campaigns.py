@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from core.actors import Actor
 from core.domain import Campaign, ids
 from core.domain.campaign import CANCELLED, CLOSED, DRAFT, OPEN
-from core.errors import AlreadyExists, InvalidInput, RuleViolation
+from core.errors import AlreadyExists, InvalidInput, RuleViolation, invalid_from
 from core.plugins.types import PHASE_KINDS, PhaseSpec
 from core.services.registry import RegistryCommands
 
@@ -75,8 +75,7 @@ class CampaignCommands(RegistryCommands):
             try:
                 phase = PhaseSpec.model_validate(raw)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                raise InvalidInput(f"schedule[{n}].{'.'.join(map(str, err['loc']))}", err.get("input"), err["msg"]) from None
+                raise invalid_from(exc, f"schedule[{n}]") from None
             if phase.kind not in PHASE_KINDS:
                 raise InvalidInput(f"schedule[{n}].kind", phase.kind, ", ".join(PHASE_KINDS))
             if phase.end < phase.start:

@@ -70,13 +70,7 @@ class CandidacyCommands(CampaignCommands):
                     f"the candidate list of campaign {campaign.code} is frozen; a late application needs "
                     "the city owner to amend the list with a justification first"
                 )
-        rubric = self.rubric_of(campaign)
-        scores = self.check_sheet(rubric, "self_scores", self_scores, complete=True)
-        facts = self._check_facts(facts)
-        _, total = subtotals(rubric, {k: Decimal(v) for k, v in scores.items()})
-        refused = self.plugins.style(rubric.style).check_application(rubric, level, total, facts)
-        if refused:
-            raise RuleViolation(f"application of {community.name} refused: " + "; ".join(refused))
+        scores, facts = self._gated_application(campaign, level, self_scores, facts, community.name)
         candidacy = Candidacy(
             meta=meta,
             tenant=campaign.tenant,
@@ -89,6 +83,19 @@ class CandidacyCommands(CampaignCommands):
         campaign.list_candidacy(meta=meta, candidacy_id=str(candidacy.id), community_id=str(community.id), level=level)
         self.save_all(candidacy, campaign)
         return str(candidacy.id)
+
+    def _gated_application(
+        self, campaign: Campaign, level: str, self_scores: Any, facts: Any, community_name: str
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """A complete self-assessment and facts that pass the decision style's application gate."""
+        rubric = self.rubric_of(campaign)
+        scores = self.check_sheet(rubric, "self_scores", self_scores, complete=True)
+        checked_facts = self._check_facts(facts)
+        _, total = subtotals(rubric, {k: Decimal(v) for k, v in scores.items()})
+        refused = self.plugins.style(rubric.style).check_application(rubric, level, total, checked_facts)
+        if refused:
+            raise RuleViolation(f"application of {community_name} refused: " + "; ".join(refused))
+        return scores, checked_facts
 
     @staticmethod
     def _check_facts(facts: Any) -> dict[str, Any]:
@@ -107,16 +114,11 @@ class CandidacyCommands(CampaignCommands):
     ) -> None:
         """Resubmit an application the district returned for changes."""
         candidacy, campaign = self._candidacy_for(actor, candidacy_id, "resubmit", expected_version)
-        self._check_street(actor, self.community(actor, candidacy.community_id))
+        community = self.community(actor, candidacy.community_id)
+        self._check_street(actor, community)
         if candidacy.status != RETURNED:
             raise RuleViolation(f"candidacy is {candidacy.status}; only a returned application can be resubmitted")
-        rubric = self.rubric_of(campaign)
-        scores = self.check_sheet(rubric, "self_scores", self_scores, complete=True)
-        facts = self._check_facts(facts)
-        _, total = subtotals(rubric, {k: Decimal(v) for k, v in scores.items()})
-        refused = self.plugins.style(rubric.style).check_application(rubric, candidacy.level, total, facts)
-        if refused:
-            raise RuleViolation("resubmission refused: " + "; ".join(refused))
+        scores, facts = self._gated_application(campaign, candidacy.level, self_scores, facts, community.name)
         candidacy.resubmit(meta=self.campaign_meta(actor, campaign, on=on), self_scores=scores, facts=facts)
         self.save_all(candidacy)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.actors import Actor
-from core.domain import Inspection
+from core.domain import Campaign, Inspection
 from core.domain.candidacy import NAMED
 from core.domain.inspection import ACCEPTED, ANNOUNCED, COMPLETED, OPEN, PLANNED, REJECTED, SEVERITIES, UNANNOUNCED
 from core.errors import InvalidInput, RuleViolation
@@ -62,7 +62,8 @@ class InspectionCommands(AssessmentCommands):
     def _inspection_for(self, actor: Actor, inspection_id: str, action: str) -> tuple[Inspection, Any]:
         inspection = self.inspection(actor, inspection_id)
         self.authorize(actor, action, inspection.tenant)
-        return inspection, self.campaign(actor, inspection.campaign_id)
+        self._check_street(actor, self.community(actor, inspection.community_id))
+        return inspection, self.load(Campaign, inspection.campaign_id, actor, "campaign", readonly=True)
 
     def record_finding(
         self,

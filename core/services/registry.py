@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from core.actors import Actor
 from core.domain import Community, RubricRecord, Tenant, ids
-from core.errors import AlreadyExists, InvalidInput, NotFound, PluginError, RuleViolation
+from core.errors import AlreadyExists, InvalidInput, NotFound, PluginError, RuleViolation, invalid_from
 from core.rubric import Rubric
 from core.services.base import LedgerBase
 
@@ -179,9 +179,7 @@ class RegistryCommands(LedgerBase):
         try:
             derived = Rubric.model_validate(definition)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidInput(f"changes.{where}" if where else "changes", first.get("input"), first["msg"]) from None
+            raise invalid_from(exc, "changes") from None
         try:
             self.plugins.style(derived.style).validate_rules(derived)
             self.plugins.aggregation(derived.aggregation)
