@@ -73,3 +73,26 @@ def test_a_stale_copy_loses_the_race_at_the_store(two_apps):
         first.save_all(stale)
     assert notification_count(first) == before
     assert list(second.candidacy(world.owner, cid).scores["official"]) == ["assessor-1"]
+
+
+def test_long_streams_are_snapshotted_and_load_the_same_as_a_full_replay(shared_url, plugins):
+    from eventsourcing.application import Repository
+
+    app = CivicLedger(shared_url, plugins=plugins)
+    try:
+        world = World(app)
+        cid = approved_candidacy(world)
+        app.submit_score_sheet(world.assessors[0], cid, "official", sheet(world.rubric, 90), on="2020-10-15")
+        for n in range(120):
+            item = world.rubric.items()[n % 60]
+            app.correct_score(world.assessors[0], cid, "official", item.id, str(item.max_points if n % 2 else 0),
+                              f"复核第{n}次", on="2020-10-16")
+        uid = app.candidacy(world.owner, cid).id
+        snapshots = list(app.snapshots.get(uid))
+        assert [s.originator_version for s in snapshots] == [100]
+        from_snapshot = Repository(app.events, snapshot_store=app.snapshots).get(uid)
+        replayed = Repository(app.events).get(uid)
+        assert from_snapshot.version == replayed.version == 123
+        assert from_snapshot.scores == replayed.scores and from_snapshot.status == replayed.status
+    finally:
+        app.close()

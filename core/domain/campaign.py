@@ -48,7 +48,6 @@ class Campaign(Aggregate):
         self.frozen = False
         self.candidacies: dict[str, dict[str, str]] = {}
         self.amendments: list[dict[str, Any]] = []
-        self.inspections: list[str] = []
         self.notice: dict[str, Any] | None = None
         self.decided = False
 
@@ -85,10 +84,6 @@ class Campaign(Aggregate):
     @event("CandidateListAmended")
     def amend(self, meta: dict[str, Any], candidacy_id: str, change: str) -> None:
         self.amendments.append({"candidacy_id": candidacy_id, "change": change, "reason": meta.get("reason")})
-
-    @event("InspectionListed")
-    def list_inspection(self, meta: dict[str, Any], inspection_id: str) -> None:
-        self.inspections.append(inspection_id)
 
     # -- public notice and decisions ------------------------------------------
 

@@ -60,6 +60,7 @@ class Candidacy(Aggregate):
         self.objections: dict[str, dict[str, Any]] = {}
         self.decision: dict[str, Any] | None = None
         self.revocation: dict[str, Any] | None = None
+        self.inspections: list[str] = []
 
     # -- application and review -----------------------------------------------
 
@@ -77,6 +78,10 @@ class Candidacy(Aggregate):
     @event("Withdrawn")
     def withdraw(self, meta: dict[str, Any]) -> None:
         self.status = WITHDRAWN
+
+    @event("InspectionLinked")
+    def link_inspection(self, meta: dict[str, Any], inspection_id: str) -> None:
+        self.inspections.append(inspection_id)
 
     # -- assessments -----------------------------------------------------------
 

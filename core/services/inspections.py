@@ -52,8 +52,10 @@ class InspectionCommands(AssessmentCommands):
             inspectors=[i.strip() for i in inspectors],
             notes=str(notes or ""),
         )
-        campaign.list_inspection(meta=meta, inspection_id=str(inspection.id))
-        self.save_all(inspection, campaign)
+        # indexed on the candidacy, not the campaign: visits to different communities
+        # never contend for one stream
+        candidacy.link_inspection(meta=meta, inspection_id=str(inspection.id))
+        self.save_all(inspection, candidacy)
         return str(inspection.id)
 
     def inspection(self, actor: Actor, inspection_id: str) -> Inspection:
@@ -153,7 +155,8 @@ class InspectionCommands(AssessmentCommands):
         campaign = self.campaign(actor, campaign_id)
         day = self.check_date("on", on) if on else self.today()
         rows = []
-        for inspection_id in campaign.inspections:
+        inspection_ids = [i for cid in campaign.candidacies for i in self.candidacy(actor, cid).inspections]
+        for inspection_id in inspection_ids:
             inspection = self.inspection(actor, inspection_id)
             for finding_id, finding in inspection.findings.items():
                 rows.append(

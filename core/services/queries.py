@@ -32,8 +32,10 @@ class QueryMixin(DecisionCommands):
         events = self.stream_events(actor, stream_id)
         aggregate = self.repository.get(UUID(str(stream_id)))
         if include_related and isinstance(aggregate, Campaign):
-            for related in [*aggregate.candidacies, *aggregate.inspections]:
-                events.extend(self.stream_events(actor, related))
+            for candidacy_id in aggregate.candidacies:
+                events.extend(self.stream_events(actor, candidacy_id))
+                for inspection_id in self.candidacy(actor, candidacy_id).inspections:
+                    events.extend(self.stream_events(actor, inspection_id))
         events.sort(key=lambda e: (e.timestamp, str(e.originator_id), e.originator_version))
         return [describe(e) for e in events]
 
