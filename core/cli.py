@@ -219,6 +219,44 @@ def rubric_show(
 
 
 @app.command()
+def campaigns(
+    tenant: Annotated[str, typer.Argument(help="Tenant (municipality) code, e.g. demo-tianjin")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List a tenant's campaigns with their ids, pinned rubric, status and candidacies."""
+    try:
+        ledger_app = ledger()
+        rows = []
+        for campaign_id in ledger_app.tenant(AUDITOR, tenant).campaigns:
+            campaign = ledger_app.campaign(AUDITOR, campaign_id)
+            rows.append(
+                {
+                    "id": campaign_id,
+                    "code": campaign.code,
+                    "title": campaign.title,
+                    "year": campaign.year,
+                    "rubric": campaign.rubric,
+                    "status": campaign.status,
+                    "decided": campaign.decided,
+                    "candidacies": len(campaign.candidacies),
+                }
+            )
+    except CivicError as exc:
+        fail(exc)
+    if as_json:
+        dump(rows)
+        return
+    table = Table(title=f"活动 campaigns · {tenant}")
+    for column in ("id", "code", "title", "year", "rubric", "status", "candidacies"):
+        table.add_column(column)
+    for row in rows:
+        status = f"{row['status']}{' · decided' if row['decided'] else ''}"
+        rubric = f"{row['rubric']['id']}@{row['rubric']['version']}"
+        table.add_row(row["id"], row["code"], row["title"], str(row["year"]), rubric, status, str(row["candidacies"]))
+    out.print(table)
+
+
+@app.command()
 def history(
     stream_id: Annotated[str, typer.Argument(help="Id of a campaign, candidacy, community or inspection")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

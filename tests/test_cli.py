@@ -23,7 +23,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["demo"], ["plugins"], ["rubric"], ["rubric", "list"], ["rubric", "show"], ["history"]],
+    [[], ["demo"], ["plugins"], ["rubric"], ["rubric", "list"], ["rubric", "show"], ["history"], ["campaigns"]],
 )
 def test_every_command_has_help(command):
     result = invoke(*command, "--help")
@@ -82,6 +82,10 @@ def run_demo_twice(url: str) -> None:
         assert kinds == {"self", "mock", "official"}
     finally:
         app.close()
+    listed = json.loads(invoke("campaigns", demo.TENANT, "--json", env=env).output)
+    assert [(c["id"], c["code"], c["decided"]) for c in listed] == [(campaign_id, demo.CAMPAIGN_CODE, True)]
+    unknown = invoke("campaigns", "no-such-tenant", env=env)
+    assert unknown.exit_code == 1 and "no-such-tenant" in unknown.output
     history = invoke("history", campaign_id, "--json", env=env)
     events = json.loads(history.output)
     assert events[0]["event"] == "Campaign.Created"

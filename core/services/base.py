@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, TopicError
 
 from core.actors import Actor, Role
 from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Tenant
@@ -35,6 +35,14 @@ _EXPECTED_RECORDERS = {
     "sqlite": "eventsourcing.sqlite",
     "postgres": "eventsourcing.postgres",
 }
+
+
+def unreadable(store: StoreConfig, exc: Exception) -> ConfigurationError:
+    """The store holds an event type this version does not know (stored topics never change)."""
+    return ConfigurationError(
+        f"the store at {store.display!r} holds events this version of Civic Ledger cannot read ({exc}); "
+        "use the version that recorded them or a new store"
+    )
 
 
 class LedgerBase(Application[UUID]):
@@ -131,6 +139,8 @@ class LedgerBase(Application[UUID]):
             aggregate = self.repository.get(uid, version=version, deepcopy_from_cache=not readonly)
         except AggregateNotFoundError:
             raise NotFound(kind, uid) from None
+        except TopicError as exc:
+            raise unreadable(self.store, exc) from exc
         if not isinstance(aggregate, cls):
             raise NotFound(kind, uid)
         owner = aggregate.code if isinstance(aggregate, Tenant) else getattr(aggregate, "tenant", None)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import TopicError
+
 from core.actors import Actor
 from core.domain import Campaign, Candidacy
 from core.errors import InvalidInput, NotFound
+from core.services.base import unreadable
 from core.services.decisions import DecisionCommands, plain
 
 
@@ -18,7 +21,10 @@ class QueryMixin(DecisionCommands):
             uid = UUID(str(stream_id))
         except ValueError:
             raise InvalidInput("stream_id", stream_id, "a UUID as printed by the platform") from None
-        events = list(self.events.get(uid))
+        try:
+            events = list(self.events.get(uid))
+        except TopicError as exc:
+            raise unreadable(self.store, exc) from exc
         if not events:
             raise NotFound("stream", uid)
         tenant = getattr(events[0], "meta", {}).get("tenant")

@@ -31,7 +31,10 @@ class RegistryCommands(LedgerBase):
         return str(tenant.id)
 
     def tenant(self, actor: Actor, code: str) -> Tenant:
-        return self.load(Tenant, ids.tenant_id(code), actor, "tenant")
+        try:
+            return self.load(Tenant, ids.tenant_id(str(code)), actor, "tenant")
+        except NotFound:
+            raise NotFound("tenant", repr(code)) from None
 
     def ensure_tenant(self, actor: Actor, code: str, name: str) -> str:
         """Register the tenant unless it exists (for idempotent scripts such as the demo)."""
