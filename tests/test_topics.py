@@ -49,3 +49,25 @@ def test_no_event_class_exists_without_a_pinned_topic():
         )
     pinned = {topic: sorted(set(names) - LIBRARY_EVENTS) for topic, names in STORED_TOPICS.items()}
     assert found == pinned, "an event class was added, renamed or removed: pin its topic (and migrate stores)"
+
+
+def test_a_store_with_unknown_event_types_is_reported_not_crashed(tmp_path, plugins):
+    import sqlite3
+
+    from core.errors import ConfigurationError
+    from core.services import CivicLedger
+    from tests.helpers import World
+
+    url = f"sqlite:///{tmp_path}/civic.sqlite3"
+    app = CivicLedger(url, plugins=plugins)
+    world = World(app)
+    app.register_tenant(world.owner, "tianjin", "天津市")
+    app.close()
+    with sqlite3.connect(tmp_path / "civic.sqlite3") as conn:
+        conn.execute("UPDATE stored_events SET topic = 'core.domain.tenant:Tenant.Renamed'")
+    again = CivicLedger(url, plugins=plugins)
+    try:
+        with pytest.raises(ConfigurationError, match="cannot read"):
+            again.tenant(world.owner, "tianjin")
+    finally:
+        again.close()
