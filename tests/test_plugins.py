@@ -332,7 +332,7 @@ BROKEN_HOOKS = {
     "rubrics-raise": ("civic_rubrics", _raise, ["civic_rubrics raised RuntimeError", "config server is down"]),
     "rubrics-not-a-list": ("civic_rubrics", lambda: tiny_rubric("one"), ["civic_rubrics returned dict", "expected a list"]),
     "rubrics-a-string": ("civic_rubrics", lambda: ["tianjin"], ["civic_rubrics", "invalid rubric, item 0 (str 'tianjin')"]),
-    "rubrics-twice": ("civic_rubrics", lambda: [tiny_rubric("twice")] * 2, ["civic_rubrics returns rubric twice@2024 twice"]),
+    "rubrics-twice": ("civic_rubrics", lambda: [tiny_rubric("twice")] * 2, ["civic_rubrics returns rubric 'twice@2024' twice"]),
     "styles-raise": ("civic_decision_styles", _raise, ["civic_decision_styles raised RuntimeError"]),
     "style-a-string": (
         "civic_decision_styles",
@@ -348,7 +348,7 @@ BROKEN_HOOKS = {
     "aggregation-a-tuple": (
         "civic_aggregations",
         lambda: [("max", max)],
-        ["civic_aggregations item 0 is tuple", "not a core.plugins.types.Aggregation"],
+        ["civic_aggregations item 0 (tuple", "not a core.plugins.types.Aggregation"],
     ),
     "aggregation-not-callable": (
         "civic_aggregations",
@@ -360,7 +360,7 @@ BROKEN_HOOKS = {
     "demo-a-dict": (
         "civic_demos",
         lambda: [{"name": "demo-city"}],
-        ["civic_demos item 0 is dict", "not a core.plugins.types.Demo"],
+        ["civic_demos item 0 (dict", "not a core.plugins.types.Demo"],
     ),
     "demo-not-buildable": (
         "civic_demos",

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from core.errors import NotFound, PluginError
 from core.plugins import builtins, hookspecs
+from core.plugins.contributions import Contributions, Refused, collect, describe, explain
 from core.plugins.types import PLUGIN_API_VERSION, Aggregation, DecisionStyle, Demo, PhaseSpec
 from core.rubric import Rubric
 
@@ -135,11 +136,11 @@ class PluginHost:
         """
         if self._indexed is not None:
             return self._indexed
-        collected: list[_Contributions] = []
+        collected: list[Contributions] = []
         for name in list(self.plugins):
             try:
-                collected.append(self._collect(name))
-            except _Refused as exc:
+                collected.append(collect(self.pm, name))
+            except Refused as exc:
                 self._refuse(name, str(exc))
             except Exception as exc:  # e.g. an attribute of a returned object raising on access
                 self._refuse(name, f"plugin {name!r}: checking its contributions failed: {type(exc).__name__}: {exc}")
@@ -167,76 +168,7 @@ class PluginHost:
         self.plugins.pop(name, None)
         self._fail(name, why)
 
-    def _call(self, name: str, hook: str) -> list[Any]:
-        """The list plugin ``name``'s implementation of ``hook`` returns ([] when it has none)."""
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            if impl.plugin_name != name:
-                continue
-            try:
-                result = impl.function()
-            except Exception as exc:
-                raise _Refused(f"plugin {name!r}: {hook} raised {type(exc).__name__}: {exc}") from exc
-            if result is None:
-                return []
-            if not isinstance(result, (list, tuple)):
-                raise _Refused(f"plugin {name!r}: {hook} returned {_describe(result)}; expected a list")
-            return list(result)
-        return []
-
-    def _collect(self, name: str) -> _Contributions:
-        """Plugin ``name``'s rubrics, styles, aggregations and demos, each checked; raises
-        :class:`_Refused` naming the plugin, the hook and what was wrong."""
-        rubrics: list[Rubric] = []
-        for i, raw in enumerate(self._call(name, "civic_rubrics")):
-            rubric = _as_rubric(raw, name, i)
-            if any((r.id, r.version) == (rubric.id, rubric.version) for r in rubrics):
-                raise _Refused(f"plugin {name!r}: civic_rubrics returns rubric {rubric.ref} twice")
-            rubrics.append(rubric)
-
-        styles: list[DecisionStyle] = []
-        for i, style in enumerate(self._call(name, "civic_decision_styles")):
-            problem = _style_problem(style)
-            if problem:
-                raise _Refused(
-                    f"plugin {name!r}: civic_decision_styles item {i} ({_describe(style)}) is not a decision style: {problem}"
-                )
-            if any(s.name == style.name for s in styles):
-                raise _Refused(f"plugin {name!r}: civic_decision_styles returns decision style {style.name!r} twice")
-            styles.append(style)
-
-        aggregations: list[Aggregation] = []
-        for i, agg in enumerate(self._call(name, "civic_aggregations")):
-            if not isinstance(agg, Aggregation):
-                raise _Refused(
-                    f"plugin {name!r}: civic_aggregations item {i} is {_describe(agg)}, "
-                    "not a core.plugins.types.Aggregation"
-                )
-            if not isinstance(agg.name, str) or not agg.name or not callable(agg.combine):
-                raise _Refused(
-                    f"plugin {name!r}: civic_aggregations item {i} ({_describe(agg)}) needs a non-empty "
-                    "str name and a callable combine"
-                )
-            if any(a.name == agg.name for a in aggregations):
-                raise _Refused(f"plugin {name!r}: civic_aggregations returns aggregation {agg.name!r} twice")
-            aggregations.append(agg)
-
-        demos: list[Demo] = []
-        for i, demo in enumerate(self._call(name, "civic_demos")):
-            if not isinstance(demo, Demo):
-                raise _Refused(
-                    f"plugin {name!r}: civic_demos item {i} is {_describe(demo)}, not a core.plugins.types.Demo"
-                )
-            if not isinstance(demo.name, str) or not demo.name or not callable(demo.build):
-                raise _Refused(
-                    f"plugin {name!r}: civic_demos item {i} ({_describe(demo)}) needs a non-empty str name "
-                    "and a callable build"
-                )
-            if any(d.name == demo.name for d in demos):
-                raise _Refused(f"plugin {name!r}: civic_demos returns demo {demo.name!r} twice")
-            demos.append(demo)
-        return _Contributions(name, rubrics, styles, aggregations, demos)
-
-    def _first_unusable_rubric(self, collected: list[_Contributions]) -> tuple[_Contributions, str] | None:
+    def _first_unusable_rubric(self, collected: list[Contributions]) -> tuple[Contributions, str] | None:
         styles = {s.name: (s, c.plugin) for c in collected for s in c.styles}
         aggregations = {a.name for c in collected for a in c.aggregations}
         for contributions in collected:
@@ -331,7 +263,7 @@ class PluginHost:
         if raw is None:
             return []
         if not isinstance(raw, (list, tuple)):
-            raise PluginError(f"{where} returned {_describe(raw)}; expected a list of PhaseSpec")
+            raise PluginError(f"{where} returned {describe(raw)}; expected a list of PhaseSpec")
         phases: list[PhaseSpec] = []
         for i, phase in enumerate(raw):
             if isinstance(phase, PhaseSpec):
@@ -340,21 +272,8 @@ class PluginHost:
             try:
                 phases.append(PhaseSpec.model_validate(phase))
             except (ValidationError, ValueError, TypeError) as exc:
-                raise PluginError(f"{where} returned an invalid phase {i} ({_describe(phase)}): {_explain(exc)}") from exc
+                raise PluginError(f"{where} returned an invalid phase {i} ({describe(phase)}): {explain(exc)}") from exc
         return phases
-
-
-class _Refused(Exception):
-    """Why one plugin's contributions cannot be used (a message naming plugin and hook)."""
-
-
-@dataclass
-class _Contributions:
-    plugin: str
-    rubrics: list[Rubric]
-    styles: list[DecisionStyle]
-    aggregations: list[Aggregation]
-    demos: list[Demo]
 
 
 @dataclass(frozen=True)
@@ -365,33 +284,6 @@ class _Index:
     demos: list[tuple[Demo, str]]
 
 
-STYLE_METHODS = ("validate_rules", "check_application", "preliminary", "decide")
-
-
-def _style_problem(style: Any) -> str | None:
-    """What keeps ``style`` from following :class:`DecisionStyle`, or None."""
-    problems = [
-        f"{attr} must be a non-empty str"
-        for attr in ("name", "version")
-        if not isinstance(getattr(style, attr, None), str) or not getattr(style, attr)
-    ]
-    missing = [m for m in STYLE_METHODS if not callable(getattr(style, m, None))]
-    if missing:
-        problems.append(f"missing method(s) {missing}")
-    return "; ".join(problems) or None
-
-
-def _as_rubric(raw: Any, plugin: str, index: int) -> Rubric:
-    if isinstance(raw, Rubric):
-        return raw
-    try:
-        return Rubric.model_validate(raw)
-    except (ValidationError, ValueError, TypeError) as exc:
-        rubric_id = raw.get("id") if isinstance(raw, dict) else None
-        label = f"rubric {rubric_id!r}" if isinstance(rubric_id, str) else f"item {index} ({_describe(raw)})"
-        raise _Refused(f"plugin {plugin!r}: civic_rubrics returns an invalid rubric, {label}: {_explain(exc)}") from exc
-
-
 def _unique(kind: str, pairs: Any) -> dict[str, str]:
     """name -> plugin; a name from two plugins is a PluginError naming both."""
     owner: dict[str, str] = {}
@@ -400,21 +292,6 @@ def _unique(kind: str, pairs: Any) -> dict[str, str]:
         if first != plugin:
             raise PluginError(f"{kind} {name!r} is provided by both plugin {first!r} and plugin {plugin!r}")
     return owner
-
-
-def _describe(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f"{type(value).__name__} {text}"
-
-
-def _explain(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(part) for part in err['loc']) or '(value)'}: {err['msg']}" for err in exc.errors()
-        )
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _version_key(version: str) -> tuple[Any, ...]:
