@@ -52,6 +52,13 @@ def fail(exc: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def titled_table(title: str, columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
 def dump(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -153,9 +160,7 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     if as_json:
         dump({"plugins": rows, "failures": failures})
         return
-    table = Table(title="插件 plugins")
-    for column in ("name", "version", "source", "hooks", "rubrics"):
-        table.add_column(column)
+    table = titled_table("插件 plugins", ("name", "version", "source", "hooks", "rubrics"))
     for row in rows:
         table.add_row(row["name"], row["version"], row["source"], "\n".join(row["hooks"]), "\n".join(row["rubrics"]))
     out.print(table)
@@ -172,9 +177,7 @@ def rubric_list() -> None:
         provided = PluginHost.discover().rubrics()
     except CivicError as exc:
         fail(exc)
-    table = Table(title="评分标准 rubrics")
-    for column in ("id@version", "title", "items", "points", "levels", "plugin"):
-        table.add_column(column)
+    table = titled_table("评分标准 rubrics", ("id@version", "title", "items", "points", "levels", "plugin"))
     for p in provided:
         r = p.rubric
         levels = ", ".join(lv.label for lv in r.levels)
@@ -225,30 +228,13 @@ def campaigns(
 ) -> None:
     """List a tenant's campaigns with their ids, pinned rubric, status and candidacies."""
     try:
-        ledger_app = ledger()
-        rows = []
-        for campaign_id in ledger_app.tenant(AUDITOR, tenant).campaigns:
-            campaign = ledger_app.campaign(AUDITOR, campaign_id)
-            rows.append(
-                {
-                    "id": campaign_id,
-                    "code": campaign.code,
-                    "title": campaign.title,
-                    "year": campaign.year,
-                    "rubric": campaign.rubric,
-                    "status": campaign.status,
-                    "decided": campaign.decided,
-                    "candidacies": len(campaign.candidacies),
-                }
-            )
+        rows = ledger().campaigns_of(AUDITOR, tenant)
     except CivicError as exc:
         fail(exc)
     if as_json:
         dump(rows)
         return
-    table = Table(title=f"活动 campaigns · {tenant}")
-    for column in ("id", "code", "title", "year", "rubric", "status", "candidacies"):
-        table.add_column(column)
+    table = titled_table(f"活动 campaigns · {tenant}", ("id", "code", "title", "year", "rubric", "status", "candidacies"))
     for row in rows:
         status = f"{row['status']}{' · decided' if row['decided'] else ''}"
         rubric = f"{row['rubric']['id']}@{row['rubric']['version']}"
@@ -269,9 +255,7 @@ def history(
     if as_json:
         dump(rows)
         return
-    table = Table(title=f"历史 history {stream_id}")
-    for column in ("#", "recorded", "effective", "event", "who", "why", "what"):
-        table.add_column(column)
+    table = titled_table(f"历史 history {stream_id}", ("#", "recorded", "effective", "event", "who", "why", "what"))
     for n, row in enumerate(rows, start=1):
         actor = row["actor"] or {}
         who = f"{actor.get('id')} ({Role(actor['role']).label if actor.get('role') else '?'}, {actor.get('org')})"

@@ -10,6 +10,7 @@ from typing import Any
 import pluggy
 from pydantic import ValidationError
 
+from core import __version__ as core_version
 from core.errors import NotFound, PluginError
 from core.plugins import builtins, hookspecs
 from core.plugins.contributions import Contributions, Refused, collect, describe, explain
@@ -52,7 +53,7 @@ class PluginHost:
         self.plugins: dict[str, PluginInfo] = {}
         self.failures: dict[str, str] = {}
         self._indexed: _Index | None = None
-        self.register(builtins, name="core", source="core")
+        self.register(builtins, name="core", source="core (built in)", version=core_version)
 
     # -- loading ---------------------------------------------------------------
 

@@ -45,6 +45,25 @@ class QueryMixin(DecisionCommands):
         events.sort(key=lambda e: (e.timestamp, str(e.originator_id), e.originator_version))
         return [describe(e) for e in events]
 
+    def campaigns_of(self, actor: Actor, tenant: str) -> list[dict[str, Any]]:
+        """A tenant's campaigns: id, code, title, year, pinned rubric, status, candidacies."""
+        rows = []
+        for campaign_id in self.tenant(actor, tenant).campaigns:
+            campaign = self.campaign(actor, campaign_id)
+            rows.append(
+                {
+                    "id": campaign_id,
+                    "code": campaign.code,
+                    "title": campaign.title,
+                    "year": campaign.year,
+                    "rubric": dict(campaign.rubric),
+                    "status": campaign.status,
+                    "decided": campaign.decided,
+                    "candidacies": len(campaign.candidacies),
+                }
+            )
+        return rows
+
     def outcome_table(self, actor: Actor, campaign_id: str) -> list[dict[str, Any]]:
         """One row per candidacy: community, street, level, totals, survey, objections, status."""
         campaign = self.campaign(actor, campaign_id)
