@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -219,6 +220,104 @@ def rubric_show(
         for n, item in enumerate(cat.items):
             table.add_row(f"{cat.title} ({cat.max_points})" if n == 0 else "", item.id, item.text, str(item.max_points))
     out.print(table)
+
+
+def checked_rubric_file(file: Path, host: Any) -> Any:
+    """The rubric file read, validated and checked against the installed plugins; on any
+    problem, print every one (located) and exit 1."""
+    from core.rubric_files import read_rubric_file
+    from core.services.registry import usage_problems
+
+    loaded = read_rubric_file(file)
+    if loaded.rubric is not None:
+        loaded.problems.extend(loaded.problem(*p) for p in usage_problems(host, loaded.rubric))
+    if loaded.problems:
+        for problem in loaded.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]{len(loaded.problems)} problem(s)[/] 个问题: {file}")
+        raise typer.Exit(code=1)
+    return loaded
+
+
+@rubric_app.command("validate")
+def rubric_validate(
+    file: Annotated[Path, typer.Argument(help="Rubric file (.yaml, .yml or .json), see docs/rubric-files.md")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check a rubric file and record nothing: a summary and exit 0, or every problem
+    (file, line, field, in English and Chinese) and exit 1."""
+    from core.plugins import PluginHost
+
+    loaded = checked_rubric_file(file, PluginHost.discover())
+    r = loaded.rubric
+    summary = {
+        "file": str(file), "id": r.id, "version": r.version, "hash": r.content_hash, "title": r.title,
+        "style": r.style, "aggregation": r.aggregation, "categories": len(r.categories), "items": len(r.items()),
+        "points": float(r.max_total) if r.max_total % 1 else int(r.max_total), "veto_items": len(r.veto_items),
+        "levels": [{"id": lv.id, "label": lv.label, "provisional": lv.provisional} for lv in r.levels],
+        "provisional": r.is_provisional, "derived_from": loaded.derived_from,
+    }
+    if as_json:
+        dump(summary)
+        return
+    out.print(f"[green]OK[/] {file}: [bold]{r.ref}[/]  {r.content_hash}")
+    out.print(f"标题 title: {r.title}")
+    out.print(f"style: {r.style} · aggregation: {r.aggregation} · step: {r.step}")
+    out.print(f"类别 categories: {len(r.categories)} · 小项 items: {len(r.items())} · 总分 points: {r.max_total}"
+              f" · 一票否决 veto items: {len(r.veto_items)}")
+    for level in r.levels:
+        flag = " [yellow](暂行 provisional)[/]" if level.provisional else ""
+        out.print(f"级别 level {level.id} {level.label}{flag}")
+    if r.provisional:
+        out.print("[yellow]整个标准为暂行 the whole rubric is provisional[/]")
+    if loaded.derived_from:
+        out.print(f"派生自 derived from: {loaded.derived_from} (checked against the tenant on import)")
+
+
+@rubric_app.command("import")
+def rubric_import(
+    file: Annotated[Path, typer.Argument(help="Rubric file (.yaml, .yml or .json), see docs/rubric-files.md")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant (municipality) code that gets the version")],
+    actor_id: Annotated[str, typer.Option("--as", help="Id of the city owner recording it")] = "cli",
+    reason: Annotated[Optional[str], typer.Option(help="Why (default: imported from FILE)")] = None,
+) -> None:
+    """Record a rubric file as a new version for one tenant only (as a city owner of it)."""
+    try:
+        ledger_app = ledger()
+        loaded = checked_rubric_file(file, ledger_app.plugins)
+        owner = Actor(id=actor_id, role=Role.CITY_OWNER, organisation=f"{tenant} (command line)", tenant=tenant)
+        why = reason or f"导入评分标准文件 imported from rubric file {file.name}"
+        content_hash = ledger_app.import_rubric(owner, loaded.rubric, loaded.derived_from, reason=why)
+    except CivicError as exc:
+        fail(exc)
+    out.print(f"已导入 imported for tenant {tenant}: [bold]{loaded.rubric.ref}[/]  {content_hash}")
+
+
+@rubric_app.command("versions")
+def rubric_versions(
+    rubric_id: Annotated[str, typer.Argument(help="Rubric id, e.g. tianjin-meili")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant (municipality) code")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every version of a rubric the tenant can use (its own and the plugins'): hash, who
+    provided it and its lineage (derived_from chain)."""
+    reader = Actor(id="civic-cli", role=Role.AUDITOR, organisation="command line (read-only)", tenant=tenant)
+    try:
+        rows = ledger().rubric_versions(reader, rubric_id)
+    except CivicError as exc:
+        fail(exc)
+    if as_json:
+        dump(rows)
+        return
+    out.print(f"[bold]评分标准版本 rubric versions · {rubric_id} · tenant {tenant}[/]")
+    for row in rows:
+        flag = " [yellow](暂行 provisional)[/]" if row["provisional"] else ""
+        out.print(f"[bold]{row['ref']}[/]{flag}  {row['hash']}  提供 provided by: {row['provided_by']}", soft_wrap=True)
+        if row["derived_from"]:
+            out.print(f"    派生自 derived from: {' <- '.join(row['derived_from'])}", soft_wrap=True)
+        if row["recorded_by"]:
+            who = row["recorded_by"]
+            out.print(f"    记录 recorded {row['effective']} by {who['id']} ({who['org']}): {row['reason']}", soft_wrap=True)
 
 
 @app.command()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
 from pydantic import ValidationError
 
 from core.actors import Actor
 from core.domain import Community, RubricRecord, Tenant, ids
 from core.errors import AlreadyExists, InvalidInput, NotFound, PluginError, RuleViolation, invalid_from
+from core.plugins import PluginHost
+from core.plugins.manager import _version_key
 from core.rubric import Rubric
 from core.services.base import LedgerBase
 
@@ -105,14 +108,20 @@ class RegistryCommands(LedgerBase):
     # -- rubric versions ---------------------------------------------------------------
 
     def resolve_rubric(self, actor: Actor, rubric_id: str, version: str | None = None) -> tuple[Rubric, str]:
-        """A rubric the tenant may pin, and who provided it: the tenant's own configured
-        versions first, then the plugins'."""
+        """A rubric the tenant may pin, and who provided it: the tenant's own versions
+        first, then the plugins'. Without ``version``: the plugins' highest version, or the
+        tenant's highest own one for an id no plugin provides."""
         tenant = self.tenant(actor, actor.tenant)
-        own = {ref: h for ref, h in tenant.rubrics.items() if ref.split("@", 1)[0] == rubric_id}
-        if version is not None and f"{rubric_id}@{version}" in own:
-            rubric = self.rubric_by_hash(own[f"{rubric_id}@{version}"])
-            return rubric, f"tenant {tenant.code}"
-        provided = self.plugins.rubric(rubric_id, version)
+        own = _own_versions(tenant, rubric_id)
+        if version is not None and version in own:
+            return self.rubric_by_hash(own[version]), f"tenant {tenant.code}"
+        try:
+            provided = self.plugins.rubric(rubric_id, version)
+        except NotFound:
+            if version is None and own:
+                return self.rubric_by_hash(own[max(own, key=_version_key)]), f"tenant {tenant.code}"
+            known = sorted({*tenant.rubrics, *(p.rubric.ref for p in self.plugins.rubrics())})
+            raise NotFound("rubric", f"{rubric_id}@{version}" if version else rubric_id, known=known) from None
         return provided.rubric, f"plugin {provided.plugin}"
 
     def record_rubric(
@@ -133,6 +142,26 @@ class RegistryCommands(LedgerBase):
             derived_from=derived_from,
         )
 
+    def import_rubric(self, actor: Actor, rubric: Rubric, derived_from: str | None = None, *, reason: str) -> str:
+        """Record ``rubric`` (typically read from a rubric file) as a version only the
+        actor's tenant can use; returns its content hash.
+
+        ``derived_from`` (``id`` or ``id@version``, one the tenant can use) is recorded as
+        its lineage. The id@version must be new to the tenant and to the plugins; importing
+        an id again with another version adds a version, and campaigns keep the one they
+        pinned.
+        """
+        self.authorize(actor, "configure_rubric", actor.tenant)
+        tenant = self.tenant(actor, actor.tenant)
+        if not isinstance(rubric, Rubric):
+            raise InvalidInput("rubric", type(rubric).__name__, "a validated Rubric (see core.rubric_files)")
+        self._refuse_existing(tenant, rubric.id, rubric.version)
+        parent = None
+        if derived_from is not None:
+            base_id, _, base_version = self.check_text("derived_from", derived_from, max_length=200).partition("@")
+            parent = self.resolve_rubric(actor, base_id, base_version or None)[0]
+        return self._record_tenant_version(actor, tenant, rubric, parent, reason, "imported rubric")
+
     def configure_rubric(
         self, actor: Actor, base: str, version: str, changes: dict[str, Any], reason: str
     ) -> str:
@@ -148,8 +177,7 @@ class RegistryCommands(LedgerBase):
         base_id, _, base_version = self.check_text("base", base, max_length=200).partition("@")
         source, _ = self.resolve_rubric(actor, base_id, base_version or None)
         version = self.check_text("version", version, max_length=64)
-        if version == source.version or f"{source.id}@{version}" in tenant.rubrics:
-            raise AlreadyExists(f"rubric {source.id}@{version} already exists; choose a new version")
+        self._refuse_existing(tenant, source.id, version)
         if not isinstance(changes, dict):
             raise InvalidInput("changes", changes, "an object")
         definition = json.loads(source.canonical_json())
@@ -183,16 +211,148 @@ class RegistryCommands(LedgerBase):
             derived = Rubric.model_validate(definition)
         except ValidationError as exc:
             raise invalid_from(exc, "changes") from None
+        return self._record_tenant_version(actor, tenant, derived, source, reason, "derived rubric")
+
+    def _refuse_existing(self, tenant: Tenant, rubric_id: str, version: str) -> None:
+        ref = f"{rubric_id}@{version}"
+        if ref in tenant.rubrics:
+            raise AlreadyExists(f"rubric {ref} already exists for tenant {tenant.code}; choose a new version")
         try:
-            self.plugins.style(derived.style).validate_rules(derived)
-            self.plugins.aggregation(derived.aggregation)
-        except (ValueError, PluginError) as exc:
-            raise RuleViolation(f"derived rubric {derived.ref}: {exc}") from exc
+            provided = self.plugins.rubric(rubric_id, version)
+        except NotFound:
+            return
+        raise AlreadyExists(f"rubric {ref} already exists (plugin {provided.plugin}); choose a new version")
+
+    def _record_tenant_version(
+        self, actor: Actor, tenant: Tenant, rubric: Rubric, parent: Rubric | None, reason: str, label: str
+    ) -> str:
+        """The one path by which a tenant gets a rubric version of its own: the installed
+        plugins must be able to use it, then the tenant lists it and the ledger records it."""
+        reason = self.check_text("reason", reason)
+        problems = usage_problems(self.plugins, rubric)
+        if problems:
+            raise RuleViolation(f"{label} {rubric.ref}: {problems[0][1]}")
         tenant.configure_rubric(
-            meta=self.meta(actor, tenant.code, reason=self.check_text("reason", reason), rubric=derived.content_hash),
-            ref=derived.ref,
-            content_hash=derived.content_hash,
+            meta=self.meta(actor, tenant.code, reason=reason, rubric=rubric.content_hash),
+            ref=rubric.ref,
+            content_hash=rubric.content_hash,
         )
-        record = self.record_rubric(actor, derived, f"tenant {tenant.code}", tenant.code, source.content_hash)
+        parent_hash = parent.content_hash if parent is not None else None
+        record = self.record_rubric(actor, rubric, f"tenant {tenant.code}", tenant.code, parent_hash)
         self.save_all(*(a for a in (tenant, record) if a is not None))
-        return derived.content_hash
+        return rubric.content_hash
+
+    # -- rubric version queries --------------------------------------------------------
+
+    def rubric_versions(self, actor: Actor, rubric_id: str) -> list[dict[str, Any]]:
+        """Every version of ``rubric_id`` the actor's tenant can use, its own and the
+        plugins', lowest version first: ref, hash, who provided it (and for the tenant's
+        own, who recorded it, when and why), provisional flag and lineage (its
+        derived_from chain, nearest first)."""
+        tenant = self.tenant(actor, actor.tenant)
+        configured = {
+            event.content_hash: event.meta
+            for event in self.events.get(tenant.id)
+            if type(event).__qualname__ == "Tenant.RubricConfigured"
+        }
+        rows = []
+        for version, content_hash in _own_versions(tenant, rubric_id).items():
+            meta = configured.get(content_hash, {})
+            rows.append(self._version_row(tenant, self.rubric_by_hash(content_hash), f"tenant {tenant.code}", meta))
+        for provided in self.plugins.rubrics():
+            if provided.rubric.id == rubric_id:
+                rows.append(self._version_row(tenant, provided.rubric, f"plugin {provided.plugin}", {}))
+        if not rows:
+            known = sorted({*tenant.rubrics, *(p.rubric.ref for p in self.plugins.rubrics())})
+            raise NotFound("rubric", rubric_id, known=known)
+        return sorted(rows, key=lambda row: _version_key(row["version"]))
+
+    def _version_row(self, tenant: Tenant, rubric: Rubric, provided_by: str, meta: dict[str, Any]) -> dict[str, Any]:
+        lineage = self._lineage(tenant, rubric.content_hash)
+        return {
+            "ref": rubric.ref,
+            "id": rubric.id,
+            "version": rubric.version,
+            "hash": rubric.content_hash,
+            "title": rubric.title,
+            "provided_by": provided_by,
+            "recorded_by": meta.get("actor"),
+            "effective": meta.get("effective"),
+            "reason": meta.get("reason"),
+            "provisional": rubric.is_provisional,
+            "derived_from": [step["ref"] for step in lineage[1:]],
+        }
+
+    def rubric_lineage(self, actor: Actor, content_hash: str) -> list[dict[str, Any]]:
+        """The version ``content_hash`` and the chain it derives from, nearest first:
+        ``[{ref, hash, provided_by, derived_from}, …]`` ending at a version derived from
+        nothing. Only versions the actor's tenant can see are named."""
+        tenant = self.tenant(actor, actor.tenant)
+        lineage = self._lineage(tenant, self.check_text("content_hash", content_hash, max_length=80))
+        if lineage[0]["ref"] is None:
+            raise NotFound("rubric version", content_hash)
+        return lineage
+
+    def _lineage(self, tenant: Tenant, content_hash: str) -> list[dict[str, Any]]:
+        plugin_hashes = {p.rubric.content_hash: p for p in self.plugins.rubrics()}
+        own = set(tenant.rubrics.values())
+        chain: list[dict[str, Any]] = []
+        current: str | None = content_hash
+        while current is not None and all(step["hash"] != current for step in chain):
+            record = self._stored_rubric_record(current)
+            visible = current in own or current in plugin_hashes or (record is not None and record.tenant is None)
+            if not visible:
+                chain.append({"ref": None, "hash": current, "provided_by": "(not visible to this tenant)", "derived_from": None})
+                break
+            if current in own:
+                provided_by = f"tenant {tenant.code}"
+            elif current in plugin_hashes:
+                provided_by = f"plugin {plugin_hashes[current].plugin}"
+            else:
+                provided_by = record.provided_by
+            if record is not None:
+                ref = f"{record.rubric_id}@{record.rubric_version}"
+                parent = record.derived_from
+            else:
+                ref, parent = plugin_hashes[current].rubric.ref, None
+            chain.append({"ref": ref, "hash": current, "provided_by": provided_by, "derived_from": parent})
+            current = parent
+        return chain
+
+    def _stored_rubric_record(self, content_hash: str) -> RubricRecord | None:
+        try:
+            record = self.repository.get(ids.rubric_record_id(content_hash))
+        except AggregateNotFoundError:
+            return None
+        return record if isinstance(record, RubricRecord) else None
+
+
+def _own_versions(tenant: Tenant, rubric_id: str) -> dict[str, str]:
+    """The tenant's own versions of ``rubric_id``: version -> content hash."""
+    return {ref.split("@", 1)[1]: h for ref, h in tenant.rubrics.items() if ref.split("@", 1)[0] == rubric_id}
+
+
+def usage_problems(plugins: PluginHost, rubric: Rubric) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """What keeps the installed plugins from using ``rubric``: ``(field path, message,
+    中文说明)`` for a decision style or aggregation nobody provides, or rules its style
+    rejects. Empty when it is usable."""
+    problems: list[tuple[tuple[str | int, ...], str, str]] = []
+    try:
+        style = plugins.style(rubric.style)
+    except PluginError as exc:
+        problems.append((("style",), str(exc), f"未安装提供评定方式“{rubric.style}”的插件"))
+        style = None
+    try:
+        plugins.aggregation(rubric.aggregation)
+    except PluginError as exc:
+        problems.append((("aggregation",), str(exc), f"未安装提供汇总方式“{rubric.aggregation}”的插件"))
+    if style is not None:
+        try:
+            style.validate_rules(rubric)
+        except ValueError as exc:
+            where: tuple[str | int, ...] = ("rules",)
+            for n, level in enumerate(rubric.levels):
+                if str(exc).startswith(f"level {level.id!r}"):
+                    where = ("levels", n, "rules")
+            problems.append((where, f"decision style {rubric.style!r} rejects the rules: {exc}", "评定规则不被该评定方式接受"))
+    return problems
