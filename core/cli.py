@@ -366,6 +366,31 @@ def history(
     out.print(table)
 
 
+plugin_app = typer.Typer(help="Plugin development kit (插件开发).", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="Plugin name: a lowercase slug such as hexi_district")],
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Project directory to create (default: ./NAME); must not exist or be empty")] = None,
+) -> None:
+    """Scaffold an installable plugin package: pyproject.toml with the civic.plugins entry
+    point, an example rubric, a pass-mark decision style, a schedule, a demo, a README and
+    tests that subclass core.testing.PluginContract."""
+    from core.scaffold import new_plugin
+
+    try:
+        written = new_plugin(name, directory)
+    except CivicError as exc:
+        fail(exc)
+    root = next(path.parent for path in written if path.name == "pyproject.toml")
+    out.print(f"[green]created[/] plugin [bold]{name}[/] in {root} ({len(written)} files)")
+    for path in written:
+        out.print(f"  {path.relative_to(root)}")
+    out.print(f"next: pip install -e {root} && civic plugins && python -m pytest {root}", soft_wrap=True)
+
+
 def main() -> None:
     app()
 

@@ -41,6 +41,7 @@ WRITE_RULES: dict[str, frozenset[Role]] = {
     "resolve_objection": frozenset({R.CITY_OWNER}),
     "decide": frozenset({R.CITY_OWNER}),
     "revoke": frozenset({R.CITY_OWNER}),
+    "put_forward": frozenset({R.CITY_OWNER}),
 }
 
 

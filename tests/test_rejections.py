@@ -157,6 +157,7 @@ def write_commands(world: World, ids: dict[str, str]) -> dict[str, tuple[str, Ca
         "resolve_objection": ("candidacy", lambda a: app.resolve_objection(a, cid, "x", True, "属实")),
         "decide": ("campaign", lambda a: app.decide(a, campaign)),
         "revoke": ("candidacy", lambda a: app.revoke(a, cid, "整改不合格", [f"{visit}/F1"])),
+        "put_forward": ("candidacy", lambda a: app.put_forward(a, cid, "省级示范社区候选", "推荐")),
     }
 
 
@@ -562,7 +563,8 @@ def test_campaign_administration_rules(world):
     invalid(app, lambda: new(schedule=[{**phase, "end": "2021-02-01"}]), "schedule[0].end", "2021-02-01", "on or after")
     invalid(app, lambda: new(schedule=[phase, phase]), "schedule", ["application", "application"], "unique phase ids")
     err = rejected(app, NotFound, lambda: new(rubric_id="shanghai-meili"))
-    assert "rubric shanghai-meili not found; known: tianjin-meili@2017" in str(err)
+    known = ", ".join(sorted(p.rubric.ref for p in app.plugins.rubrics()))  # every installed plugin's
+    assert "tianjin-meili@2017" in known and f"rubric shanghai-meili not found; known: {known}" in str(err)
     rejected(app, NotFound, lambda: new(rubric_version="2015"))
 
     violation(app, lambda: app.close_campaign(world.owner, draft), "meili-2020 is draft; only an open campaign")

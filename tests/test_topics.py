@@ -19,7 +19,7 @@ STORED_TOPICS = {
     ],
     "core.domain.candidacy:Candidacy": [
         "Applied", "Decided", "InspectionLinked", "ItemScoreCorrected", "ObjectionFiled", "ObjectionResolved",
-        "Resubmitted", "Reviewed", "Revoked", "ScoreSheetSubmitted", "SurveyRecorded", "VetoRecorded",
+        "PutForward", "Resubmitted", "Reviewed", "Revoked", "ScoreSheetSubmitted", "SurveyRecorded", "VetoRecorded",
         "VetoWithdrawn", "Withdrawn",
     ],
     "core.domain.inspection:Inspection": [

@@ -3,7 +3,8 @@
 Its stream holds the application with the self-assessment, the district's preliminary
 review (初审), every item score of the three assessment kinds, vetoes, the resident
 satisfaction survey (满意度测评), objections raised during public notice (异议), the
-decision with its derivation and, later, a revocation (摘牌).
+decision with its derivation, a named candidacy being put forward to a higher-level
+selection (推荐, e.g. as a province-level candidate) and, later, a revocation (摘牌).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ ASSESSMENT_KINDS = ("self", "mock", "official")
 
 
 class Candidacy(Aggregate):
+    # Higher-level selections this candidacy was put forward to, in order (a list once
+    # set). The class-level default serves snapshots taken before the event existed; it is
+    # left unannotated so that it is no dataclass field, and the event replaces it.
+    put_forward = ()
+
     @staticmethod
     def create_id(meta: dict[str, Any], campaign_id: str, community_id: str, level: str, **_: Any) -> UUID:
         return ids.candidacy_id(UUID(campaign_id), UUID(community_id), level)
@@ -60,6 +66,7 @@ class Candidacy(Aggregate):
         self.objections: dict[str, dict[str, Any]] = {}
         self.decision: dict[str, Any] | None = None
         self.revocation: dict[str, Any] | None = None
+        self.put_forward = []
         self.inspections: list[str] = []
 
     # -- application and review -----------------------------------------------
@@ -143,6 +150,11 @@ class Candidacy(Aggregate):
     def decide(self, meta: dict[str, Any], named: bool, derivation: dict[str, Any]) -> None:
         self.decision = {"named": named, "derivation": derivation, "effective": meta.get("effective")}
         self.status = NAMED if named else NOT_NAMED
+
+    @event("PutForward")
+    def record_put_forward(self, meta: dict[str, Any], to: str) -> None:
+        entry = {"to": to, "reason": meta.get("reason"), "by": meta["actor"]["id"], "effective": meta.get("effective")}
+        self.put_forward = [*self.put_forward, entry]
 
     @event("Revoked")
     def revoke(self, meta: dict[str, Any], findings: list[str]) -> None:

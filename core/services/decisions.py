@@ -1,4 +1,5 @@
-"""Public notice (公示) with objections (异议), decisions (命名) and revocation (摘牌).
+"""Public notice (公示) with objections (异议), decisions (命名), putting named candidacies
+forward to a higher-level selection (推荐) and revocation (摘牌).
 
 Decisions are computed once by the rubric's decision style and recorded with their whole
 derivation and the stream positions they read; they are never recomputed on read.
@@ -289,6 +290,21 @@ class DecisionCommands(InspectionCommands):
         campaign.record_decisions(meta=meta, outcomes={cid: {"named": named} for cid, named in results.items()})
         self.save_all(campaign, *changed)
         return results
+
+    def put_forward(self, actor: Actor, candidacy_id: str, to: str, reason: str, on: str | None = None) -> None:
+        """Put a named candidacy forward to a higher-level selection (推荐), e.g. a city's
+        titled community as a province-level candidate. ``to`` names that selection in free
+        text ("省级示范社区候选"); a candidacy is put forward to the same selection once.
+        """
+        candidacy, campaign = self._candidacy_for(actor, candidacy_id, "put_forward", readonly_campaign=True)
+        if candidacy.status != NAMED:
+            raise RuleViolation(f"candidacy is {candidacy.status}; only a named candidacy can be put forward")
+        to = self.check_text("to", to, max_length=200)
+        if any(entry["to"] == to for entry in candidacy.put_forward):
+            raise RuleViolation(f"candidacy has already been put forward to {to!r}")
+        meta = self.campaign_meta(actor, campaign, on=on, reason=self.check_text("reason", reason))
+        candidacy.record_put_forward(meta=meta, to=to)
+        self.save_all(candidacy)
 
     def revoke(
         self, actor: Actor, candidacy_id: str, reason: str, findings: list[str], on: str | None = None
