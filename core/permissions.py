@@ -42,6 +42,12 @@ WRITE_RULES: dict[str, frozenset[Role]] = {
     "decide": frozenset({R.CITY_OWNER}),
     "revoke": frozenset({R.CITY_OWNER}),
     "put_forward": frozenset({R.CITY_OWNER}),
+    "record_progress": frozenset({R.CITY_OWNER, R.DISTRICT_OFFICER}),
+    "open_selection": frozenset({R.CITY_OWNER}),
+    "nominate": frozenset({R.DISTRICT_OFFICER, R.STREET_OFFICER}),
+    "record_score": frozenset({R.ASSESSOR}),
+    "record_votes": frozenset({R.CITY_OWNER}),
+    "select": frozenset({R.CITY_OWNER}),
 }
 
 

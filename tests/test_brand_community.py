@@ -381,3 +381,26 @@ def test_demo_selects_13_of_52_and_records_nothing_when_run_again(tmp_path, plug
         assert sorted(r for r in by_rank if by_rank[r][0].status == NAMED) == [*range(1, 5), *range(6, 15)]
     finally:
         app.close()
+
+
+def test_demo_records_the_person_awards_the_department_ranking_and_progress(plugins):
+    app = CivicLedger("memory://", plugins=plugins)
+    try:
+        campaign_id = demo.DEMO.build(app)
+        reader = demo.DEMO.reader
+        code = app.campaign(reader, campaign_id).code
+        for suffix, title, method, _ in demo.PERSON_AWARDS:
+            award = app.selection_by_code(reader, f"{code}-{suffix}")
+            assert title in award.title and award.method == method and award.places == 10
+            ranking = award.ranking
+            assert len(ranking) == 12 and sum(r["selected"] for r in ranking) == 10
+            # nominees 10 and 11 tie at the boundary; the earlier nomination takes the 10th place
+            assert [r["nominee_id"] for r in ranking[9:11]] == [f"{suffix}-10", f"{suffix}-11"]
+            assert ranking[9]["figure"] == ranking[10]["figure"] and ranking[9]["tied"]
+        departments = app.selection_by_code(reader, f"{code}-departments")
+        assert departments.places is None and len(departments.ranking) == 10
+        assert all(r["selected"] for r in departments.ranking)
+        cadences = [p["cadence"] for p in app.progress(reader, campaign_id)]
+        assert cadences.count("monthly") == 12 and cadences.count("quarterly") == 2 and cadences.count("yearly") == 1
+    finally:
+        app.close()

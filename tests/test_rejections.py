@@ -120,6 +120,7 @@ def write_commands(world: World, ids: dict[str, str]) -> dict[str, tuple[str, Ca
     targets, call with an actor). Used to check who may do what."""
     app, r = world.app, world.rubric
     campaign, cid, visit, c1 = ids["campaign"], ids["candidacy"], ids["inspection"], world.communities["c1"]
+    sel = ids["selection"]
     return {
         "register_tenant": ("tenant", lambda a: app.register_tenant(a, TENANT, "天津市")),
         "register_community": ("tenant", lambda a: app.register_community(a, "c9", "新社区", "东丽区", "张贵庄街道", 100, 300)),
@@ -158,6 +159,14 @@ def write_commands(world: World, ids: dict[str, str]) -> dict[str, tuple[str, Ca
         "decide": ("campaign", lambda a: app.decide(a, campaign)),
         "revoke": ("candidacy", lambda a: app.revoke(a, cid, "整改不合格", [f"{visit}/F1"])),
         "put_forward": ("candidacy", lambda a: app.put_forward(a, cid, "省级示范社区候选", "推荐")),
+        "record_progress": (
+            "campaign", lambda a: app.record_progress(a, campaign, "monthly", "2020-03", "all", "碰头会", on="2020-03-20")
+        ),
+        "open_selection": ("tenant", lambda a: app.open_selection(a, "award-2", "评选", 2020, "person", "score", places=10)),
+        "nominate": ("selection", lambda a: app.nominate(a, sel, "p2", "乙", "某社区", "事迹")),
+        "record_score": ("selection", lambda a: app.record_score(a, sel, "p1", 90)),
+        "record_votes": ("selection", lambda a: app.record_votes(a, sel, "p1", 10)),
+        "select": ("selection", lambda a: app.select(a, sel)),
     }
 
 
@@ -166,7 +175,9 @@ def permission_world(world: World) -> dict[str, str]:
     cid = approved(world, campaign)
     visit = world.app.conduct_inspection(world.inspector, cid, "announced", "2020-05-01", ["甲"])
     world.app.record_finding(world.inspector, visit, "1", "问题", "minor", "措施", "2020-08-31")
-    return {"campaign": campaign, "candidacy": cid, "inspection": visit}
+    selection = world.app.open_selection(world.owner, "award", "十佳评选", 2020, "person", "score", places=10)
+    world.app.nominate(world.district, selection, "p1", "甲", "某社区", "事迹")
+    return {"campaign": campaign, "candidacy": cid, "inspection": visit, "selection": selection}
 
 
 def test_every_write_action_refuses_every_role_not_allowed_and_names_the_allowed_ones(world):
@@ -226,17 +237,18 @@ def test_an_actor_of_another_tenant_gets_not_found_for_existing_streams(world):
         "campaign": ids["campaign"],
         "candidacy": ids["candidacy"],
         "inspection": ids["inspection"],
+        "selection": ids["selection"],
     }
     checked = []
     for action, (kind, call) in write_commands(world, ids).items():
-        if action in ("register_community", "configure_rubric", "create_campaign"):
+        if action in ("register_community", "configure_rubric", "create_campaign", "open_selection"):
             continue  # these act on the actor's own tenant
         role = sorted(WRITE_RULES[action])[0]
         foreigner = actor(role, f"bj-{role.value}", "北京", tenant="beijing")
         err = rejected(app, NotFound, lambda: call(foreigner))
         assert str(err).startswith(f"{kind} {targets[kind]} not found"), str(err)
         checked.append(action)
-    assert len(checked) == len(WRITE_RULES) - 3
+    assert len(checked) == len(WRITE_RULES) - 4
     # reading is refused the same way, also for the other tenant's auditor
     outsider = actor(Role.AUDITOR, "bj-auditor", "北京审计", tenant="beijing")
     rejected(app, NotFound, lambda: app.candidacy(outsider, ids["candidacy"]))

@@ -15,7 +15,8 @@ STORED_TOPICS = {
     "core.domain.community:Community": ["DetailsCorrected", "Registered", "TitleAwarded", "TitleRevoked"],
     "core.domain.campaign:Campaign": [
         "Cancelled", "CandidacyListed", "CandidateListAmended", "CandidateListFrozen", "Closed", "Created",
-        "DecisionsRecorded", "Opened", "PhaseRescheduled", "PublicNoticeClosed", "PublicNoticeOpened",
+        "DecisionsRecorded", "Opened", "PhaseRescheduled", "ProgressRecorded", "PublicNoticeClosed",
+        "PublicNoticeOpened",
     ],
     "core.domain.candidacy:Candidacy": [
         "Applied", "Decided", "InspectionLinked", "ItemScoreCorrected", "ObjectionFiled", "ObjectionResolved",
@@ -26,6 +27,7 @@ STORED_TOPICS = {
         "Conducted", "FindingRecorded", "RectificationCompleted", "RectificationPlanned", "RectificationVerified",
     ],
     "core.domain.rubric_record:RubricRecord": ["Recorded"],
+    "core.domain.selection:Selection": ["Nominated", "Opened", "ScoreRecorded", "Selected", "VotesRecorded"],
 }
 # Every aggregate class gets the library's `Event` and `Created` classes; `Created` is a
 # stored topic only where it is the aggregate's own first event (Campaign).
@@ -42,7 +44,7 @@ def test_every_stored_topic_still_resolves(aggregate_topic):
 def test_no_event_class_exists_without_a_pinned_topic():
     found = {}
     for aggregate in (domain.Tenant, domain.Community, domain.Campaign, domain.Candidacy, domain.Inspection,
-                      domain.RubricRecord):
+                      domain.RubricRecord, domain.Selection):
         found[get_topic(aggregate)] = sorted(
             name for name, value in vars(aggregate).items()
             if isinstance(value, type) and issubclass(value, DomainEvent) and name not in LIBRARY_EVENTS

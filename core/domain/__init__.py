@@ -10,6 +10,7 @@ from core.domain.candidacy import Candidacy
 from core.domain.community import Community
 from core.domain.inspection import Inspection
 from core.domain.rubric_record import RubricRecord
+from core.domain.selection import Selection
 from core.domain.tenant import Tenant
 
-__all__ = ["Campaign", "Candidacy", "Community", "Inspection", "RubricRecord", "Tenant"]
+__all__ = ["Campaign", "Candidacy", "Community", "Inspection", "RubricRecord", "Selection", "Tenant"]

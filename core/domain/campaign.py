@@ -17,7 +17,13 @@ class Campaign(Aggregate):
 
     ``schedule`` is a list of phases ``{"id", "label", "kind", "start", "end"}`` with ISO
     dates; ``kind`` is one of the generic lifecycle steps (``core.plugins.types.PHASE_KINDS``).
+    ``progress`` lists the progress records at a cadence (monthly, quarterly, yearly).
     """
+
+    # Progress records in recorded order (a list once one is recorded). The class-level
+    # default serves campaigns and snapshots from before the event existed; it is left
+    # unannotated so that it is no dataclass field, and the event replaces it.
+    progress = ()
 
     @staticmethod
     def create_id(meta: dict[str, Any], tenant: str, code: str, **_: Any) -> UUID:
@@ -109,6 +115,26 @@ class Campaign(Aggregate):
         self.decided = True
         for cid, outcome in outcomes.items():
             self.candidacies[cid]["outcome"] = outcome
+
+    # -- progress at a cadence -------------------------------------------------
+
+    @event("ProgressRecorded")
+    def record_progress(
+        self, meta: dict[str, Any], cadence: str, period: str, subject: str, summary: str, figures: dict[str, str]
+    ) -> None:
+        entry = {
+            "cadence": cadence,
+            "period": period,
+            "subject": subject,
+            "summary": summary,
+            "figures": dict(figures),
+            "by": meta["actor"]["id"],
+            "effective": meta.get("effective"),
+        }
+        self.progress = [*self.progress, entry]
+
+    def has_progress(self, cadence: str, period: str, subject: str) -> bool:
+        return any((p["cadence"], p["period"], p["subject"]) == (cadence, period, subject) for p in self.progress)
 
     # -- derived ---------------------------------------------------------------
 

@@ -25,3 +25,7 @@ def candidacy_id(campaign: UUID, community: UUID, level: str) -> UUID:
 
 def rubric_record_id(content_hash: str) -> UUID:
     return uuid5(NAMESPACE, f"rubric:{content_hash}")
+
+
+def selection_id(tenant: str, code: str) -> UUID:
+    return uuid5(NAMESPACE, f"selection:{tenant}:{code}")

@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import Environment, TopicError
 
 from core.actors import Actor, Role
-from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Tenant
+from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Selection, Tenant
 from core.domain import ids
 from core.errors import ConcurrentChange, ConfigurationError, InvalidInput, NotFound, RuleViolation, VersionConflict
 from core.permissions import authorize
@@ -55,7 +55,7 @@ class LedgerBase(Application[UUID]):
     """
 
     name = "CivicLedger"
-    snapshotting_intervals = {Tenant: 200, Community: 50, Campaign: 200, Candidacy: 100, Inspection: 100}
+    snapshotting_intervals = {Tenant: 200, Community: 50, Campaign: 200, Candidacy: 100, Inspection: 100, Selection: 100}
 
     def __init__(
         self,

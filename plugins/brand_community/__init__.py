@@ -2,8 +2,9 @@
 six goods with the five types as application facts, the quota-ranking decision style, the
 monthly / quarterly / year-end schedule and a 52-community demo with a quota of 13.
 
-Out of scope: the person awards (十佳社区工作者, 十佳社区志愿者, 最美老姨妈) and the
-yearly ranking of member departments, which need streams the core does not have.
+The demo also records the person awards (十佳社区工作者, 十佳社区志愿者, 最美老姨妈), the
+yearly ranking of member departments (the core's generic selections) and monthly /
+quarterly / year-end progress records on the campaign.
 """
 
 from __future__ import annotations
