@@ -395,5 +395,10 @@ def main() -> None:
     app()
 
 
+# sub-commands kept in modules of their own (they import the helpers above)
+from core.cli_audit import audit_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+
 if __name__ == "__main__":
     main()

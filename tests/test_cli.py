@@ -23,7 +23,8 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["demo"], ["plugins"], ["rubric"], ["rubric", "list"], ["rubric", "show"], ["history"], ["campaigns"]],
+    [[], ["demo"], ["plugins"], ["rubric"], ["rubric", "list"], ["rubric", "show"], ["history"], ["campaigns"],
+     ["audit"], ["audit", "verify"], ["audit", "titles"]],
 )
 def test_every_command_has_help(command):
     result = invoke(*command, "--help")
