@@ -288,21 +288,13 @@ class PluginContract:
         return ContractRun(app, rubric, level, campaign, candidacies, listed, decisions)
 
     @staticmethod
-    def _recorded(run: ContractRun, repository: Repository) -> Recorded:
-        """Evidence rebuilt from the streams at the positions the decisions recorded."""
-        approved, on_notice = [], []
-        campaign = None
-        for cid in run.candidacies:
-            positions = run.decisions[cid]["derivation"]["positions"]
-            at = {k: repository.get(UUID(stream), version=version) for k, (stream, version) in positions.items()}
-            campaign = at["campaign"]
-            evidence = run.app.evidence(run.app.rubric_by_hash(campaign.rubric["hash"]), at["candidacy"], at["community"])
-            approved.append(evidence)
-            if cid in campaign.notice["candidacy_ids"]:
-                on_notice.append(evidence)
-        assert campaign is not None
-        rubric = run.app.rubric_by_hash(campaign.rubric["hash"])
-        return Recorded(DecisionContext(rubric=rubric, levels=list(campaign.levels), quota=campaign.quota), approved, on_notice)
+    def _recorded(run: ContractRun, repository: Repository | None = None) -> Recorded:
+        """Evidence rebuilt from the streams at the positions the decisions recorded (the
+        same rebuild ``civic audit verify`` uses)."""
+        inputs = run.app.decision_inputs(OWNER, run.campaign_id)
+        approved = [inputs.evidence[cid] for cid in run.candidacies]
+        on_notice = [inputs.evidence[cid] for cid in run.candidacies if cid in inputs.on_notice]
+        return Recorded(inputs.context, approved, on_notice)
 
     # -- the checks -----------------------------------------------------------------------
 
