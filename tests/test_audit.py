@@ -99,3 +99,42 @@ def test_audit_commands_on_the_demo(tmp_path):
     bad = runner.invoke(cli, ["audit", "verify"], env=env)
     assert bad.exit_code == 1 and "exactly one of" in bad.output
     assert runner.invoke(cli, ["audit", "--help"]).exit_code == 0
+
+
+def test_time_travel_by_recorded_time(world):
+    import datetime as dt
+
+    from core.errors import InvalidInput
+
+    app = world.app
+    campaign = world.setup()
+    before_open = dt.datetime.now(dt.timezone.utc).isoformat()
+    app.open_campaign(world.owner, campaign)
+    assert app.stream_at(AUDITOR, campaign, recorded_by=before_open).status == "draft"
+    assert app.stream_at(AUDITOR, campaign, recorded_by=dt.datetime.now(dt.timezone.utc).isoformat()).status == "open"
+    with pytest.raises(InvalidInput):
+        app.stream_at(AUDITOR, campaign, version=1, recorded_by=before_open)
+    with pytest.raises(InvalidInput):
+        app.stream_at(AUDITOR, campaign, recorded_by="yesterday")
+
+
+def test_a_decision_whose_rubric_version_is_missing_is_reported_as_such(tmp_path, plugins):
+    import sqlite3
+
+    from core.services import CivicLedger
+
+    url = f"sqlite:///{tmp_path}/civic.sqlite3"
+    app = CivicLedger(url, plugins=plugins)
+    world = World(app)
+    ids = run_to_decision(world)
+    app.decide(world.owner, ids["campaign"], on="2020-11-20")
+    app.close()
+    with sqlite3.connect(tmp_path / "civic.sqlite3") as conn:
+        conn.execute("DELETE FROM stored_events WHERE topic LIKE '%RubricRecord.Recorded'")
+    again = CivicLedger(url, plugins=plugins)
+    try:
+        verdicts = again.verify_decisions(AUDITOR, ids["campaign"])
+        assert len(verdicts) == 4 and {v.status for v in verdicts} == {"unverifiable"}
+        assert "is not in the store" in verdicts[0].differences[0]
+    finally:
+        again.close()

@@ -3,6 +3,7 @@ a community's titles were on any date. Read-only: nothing here records anything.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from core.actors import Actor
 from core.domain import Campaign, Candidacy, Community
-from core.errors import NotFound, PluginError
+from core.errors import CivicError, InvalidInput, NotFound, PluginError
 from core.plugins.types import CandidateEvidence, DecisionContext
 from core.services.decisions import plain, summary
 from core.services.selections import SelectionCommands
@@ -58,12 +59,12 @@ class AuditQueries(SelectionCommands):
                 for kind, (stream, version) in positions.items()
             }
             notice_campaign = at["campaign"]
-            rubric = self.rubric_by_hash(decision["derivation"]["rubric"]["hash"])
+            rubric = self._named_rubric(decision["derivation"]["rubric"]["hash"])
             decisions[cid] = decision
             evidence[cid] = self.evidence(rubric, at["candidacy"], at["community"])
         if notice_campaign is None:
             raise NotFound("decision of campaign", campaign_id)
-        rubric = self.rubric_by_hash(notice_campaign.rubric["hash"])
+        rubric = self._named_rubric(notice_campaign.rubric["hash"])
         listed = set(notice_campaign.notice["candidacy_ids"]) if notice_campaign.notice else set()
         return DecisionInputs(
             context=DecisionContext(rubric=rubric, levels=list(notice_campaign.levels), quota=notice_campaign.quota),
@@ -72,11 +73,25 @@ class AuditQueries(SelectionCommands):
             on_notice=[cid for cid in evidence if cid in listed],
         )
 
+    def _named_rubric(self, content_hash: str) -> Any:
+        try:
+            return self.rubric_by_hash(content_hash)
+        except NotFound:
+            raise MissingRubric(f"rubric version {content_hash} named by the decision is not in the store") from None
+
     def verify_decisions(self, actor: Actor, campaign_id: str) -> list[Verdict]:
         """Recompute every recorded decision of a campaign from the recorded events with the
         rubric version it names (by hash) and report each as confirmed or mismatched,
         with the differing lines of the derivation."""
-        inputs = self.decision_inputs(actor, campaign_id)
+        try:
+            inputs = self.decision_inputs(actor, campaign_id)
+        except MissingRubric as exc:
+            campaign = self.campaign(actor, campaign_id)
+            return [
+                Verdict(cid, self.community(actor, c.community_id).name, c.level, "unverifiable", [str(exc)])
+                for cid in campaign.candidacies
+                if (c := self.candidacy(actor, cid)).decision is not None
+            ]
         style_name = inputs.context.rubric.style
         try:
             style = self.plugins.style(style_name)
@@ -117,8 +132,28 @@ class AuditQueries(SelectionCommands):
                 held.append({"candidacy_id": candidacy_id, **title})
         return sorted(held, key=lambda t: (t["awarded"], t["level"]))
 
-    def stream_at(self, actor: Actor, stream_id: str, version: int) -> Any:
-        """Any stream as it was at ``version`` (time travel by event position)."""
+    def _version_recorded_by(self, actor: Actor, stream_id: str, recorded_by: str) -> int:
+        try:
+            moment = dt.datetime.fromisoformat(str(recorded_by))
+        except ValueError:
+            raise InvalidInput("recorded_by", recorded_by, "an ISO date-time, e.g. 2020-11-30T12:00:00+00:00") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        versions = [e.originator_version for e in self.stream_events(actor, stream_id) if e.timestamp <= moment]
+        if not versions:
+            raise NotFound("stream state recorded by", recorded_by)
+        return max(versions)
+
+    def stream_at(
+        self, actor: Actor, stream_id: str, version: int | None = None, recorded_by: str | None = None
+    ) -> Any:
+        """Any stream as it was at event position ``version``, or with every event recorded
+        by the ISO date-time ``recorded_by`` (time travel)."""
+        if (version is None) == (recorded_by is None):
+            raise InvalidInput("version/recorded_by", version if recorded_by is None else recorded_by,
+                               "exactly one of an event position or a recorded date-time")
+        if recorded_by is not None:
+            version = self._version_recorded_by(actor, stream_id, recorded_by)
         try:
             uid = UUID(str(stream_id))
             aggregate = self.repository.get(uid, version=self.check_count("version", version, minimum=1))
@@ -130,9 +165,17 @@ class AuditQueries(SelectionCommands):
         return aggregate
 
 
+class MissingRubric(NotFound):
+    """A decision names a rubric version the store does not hold."""
+
+    def __init__(self, message: str) -> None:
+        CivicError.__init__(self, message)
+
+
 def _diff(recorded: dict[str, Any], recomputed: dict[str, Any]) -> list[str]:
     a = json.dumps(recorded, ensure_ascii=False, sort_keys=True, indent=1).splitlines()
     b = json.dumps(recomputed, ensure_ascii=False, sort_keys=True, indent=1).splitlines()
     if a == b:
         return []
     return [line for line in difflib.unified_diff(a, b, "recorded", "recomputed", lineterm="", n=1)]
+
