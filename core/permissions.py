@@ -30,6 +30,8 @@ WRITE_RULES: dict[str, frozenset[Role]] = {
     "record_veto": frozenset({R.ASSESSOR, R.INSPECTOR}),
     "withdraw_veto": frozenset({R.ASSESSOR, R.INSPECTOR, R.CITY_OWNER}),
     "conduct_inspection": frozenset({R.INSPECTOR}),
+    "seal_visit_plan": frozenset({R.INSPECTOR}),
+    "reveal_visit_plan": frozenset({R.INSPECTOR}),
     "record_finding": frozenset({R.INSPECTOR}),
     "plan_rectification": frozenset({R.COMMUNITY, R.STREET_OFFICER}),
     "complete_rectification": frozenset({R.COMMUNITY, R.STREET_OFFICER}),

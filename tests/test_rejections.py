@@ -25,6 +25,7 @@ from core.errors import (
     VersionConflict,
 )
 from core.permissions import WRITE_RULES
+from core.services.visits import visit_commitment
 from tests.helpers import TENANT, World, actor, evidence, notification_count, sheet
 
 JINNAN_VETO = {"veto_items": [{"id": "V1", "text": "发生重大刑事案件"}]}
@@ -167,6 +168,8 @@ def write_commands(world: World, ids: dict[str, str]) -> dict[str, tuple[str, Ca
         "record_score": ("selection", lambda a: app.record_score(a, sel, "p1", 90)),
         "record_votes": ("selection", lambda a: app.record_votes(a, sel, "p1", 10)),
         "select": ("selection", lambda a: app.select(a, sel)),
+        "seal_visit_plan": ("campaign", lambda a: app.seal_visit_plan(a, campaign, visit_commitment(cid, "2020-06-01", "n2"))),
+        "reveal_visit_plan": ("visit plan", lambda a: app.reveal_visit_plan(a, ids["plan"], cid, "2020-06-01", "n1", visit)),
     }
 
 
@@ -177,7 +180,8 @@ def permission_world(world: World) -> dict[str, str]:
     world.app.record_finding(world.inspector, visit, "1", "问题", "minor", "措施", "2020-08-31")
     selection = world.app.open_selection(world.owner, "award", "十佳评选", 2020, "person", "score", places=10)
     world.app.nominate(world.district, selection, "p1", "甲", "某社区", "事迹")
-    return {"campaign": campaign, "candidacy": cid, "inspection": visit, "selection": selection}
+    plan = world.app.seal_visit_plan(world.inspector, campaign, visit_commitment(cid, "2020-06-01", "n1"))
+    return {"campaign": campaign, "candidacy": cid, "inspection": visit, "selection": selection, "plan": plan}
 
 
 def test_every_write_action_refuses_every_role_not_allowed_and_names_the_allowed_ones(world):
@@ -238,6 +242,7 @@ def test_an_actor_of_another_tenant_gets_not_found_for_existing_streams(world):
         "candidacy": ids["candidacy"],
         "inspection": ids["inspection"],
         "selection": ids["selection"],
+        "visit plan": ids["plan"],
     }
     checked = []
     for action, (kind, call) in write_commands(world, ids).items():

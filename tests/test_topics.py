@@ -27,6 +27,7 @@ STORED_TOPICS = {
         "Conducted", "FindingRecorded", "RectificationCompleted", "RectificationPlanned", "RectificationVerified",
     ],
     "core.domain.rubric_record:RubricRecord": ["Recorded"],
+    "core.domain.visit_plan:VisitPlan": ["Revealed", "Sealed"],
     "core.domain.selection:Selection": ["Nominated", "Opened", "ScoreRecorded", "Selected", "VotesRecorded"],
 }
 # Every aggregate class gets the library's `Event` and `Created` classes; `Created` is a
@@ -44,7 +45,7 @@ def test_every_stored_topic_still_resolves(aggregate_topic):
 def test_no_event_class_exists_without_a_pinned_topic():
     found = {}
     for aggregate in (domain.Tenant, domain.Community, domain.Campaign, domain.Candidacy, domain.Inspection,
-                      domain.RubricRecord, domain.Selection):
+                      domain.RubricRecord, domain.Selection, domain.VisitPlan):
         found[get_topic(aggregate)] = sorted(
             name for name, value in vars(aggregate).items()
             if isinstance(value, type) and issubclass(value, DomainEvent) and name not in LIBRARY_EVENTS

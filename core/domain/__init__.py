@@ -12,5 +12,6 @@ from core.domain.inspection import Inspection
 from core.domain.rubric_record import RubricRecord
 from core.domain.selection import Selection
 from core.domain.tenant import Tenant
+from core.domain.visit_plan import VisitPlan
 
-__all__ = ["Campaign", "Candidacy", "Community", "Inspection", "RubricRecord", "Selection", "Tenant"]
+__all__ = ["Campaign", "Candidacy", "Community", "Inspection", "RubricRecord", "Selection", "Tenant", "VisitPlan"]

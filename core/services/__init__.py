@@ -1,10 +1,10 @@
 """Application services: commands take plain values and an :class:`~core.actors.Actor`,
 load aggregates, call their methods and save the new events in one atomic write."""
 
-from core.services.audit import AuditQueries
+from core.services.visits import VisitPlanCommands
 
 
-class CivicLedger(AuditQueries):
+class CivicLedger(VisitPlanCommands):
     """The Civic Ledger application: every command and query of the core."""
 
 
