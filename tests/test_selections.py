@@ -176,3 +176,20 @@ def test_selection_rejections_record_nothing(world):
     rejected(app, NotFound, lambda: app.selection(foreign, award))
     rejected(app, NotFound, lambda: app.record_votes(foreign, votes, "v1", 1))
     assert app.selection(owner, award).scores == {"p1": {"assessor-1": "9.5"}}
+
+
+def test_huge_or_tiny_numbers_are_refused_as_input_errors(app):
+    from core.errors import InvalidInput
+    from tests.helpers import World, notification_count
+
+    world = World(app)
+    campaign = world.setup()
+    app.open_campaign(world.owner, campaign)
+    before = notification_count(app)
+    for max_score, step in (("1e30", "1e-10"), ("1e40", "1"), ("1e25", "1")):
+        with pytest.raises(InvalidInput):
+            app.open_selection(world.owner, "big", "评选", 2020, "person", "score", places=3, max_score=max_score, step=step)
+    for figure in ("1e9999999", "1e999999"):
+        with pytest.raises(InvalidInput):
+            app.record_progress(world.owner, campaign, "yearly", "2020", "all", "总结", figures={"x": figure}, on="2020-12-31")
+    assert notification_count(app) == before

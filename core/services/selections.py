@@ -18,6 +18,7 @@ from core.domain import Campaign, Community, Selection, ids
 from core.domain.campaign import CANCELLED
 from core.domain.selection import METHODS, SUBJECT_KINDS, TIE_BREAK
 from core.errors import AlreadyExists, InvalidInput, RuleViolation
+from core.rubric import canonical_points
 from core.services.queries import QueryMixin
 
 FIGURE_PLACES = Decimal("0.0001")
@@ -35,13 +36,15 @@ def _decimal(field: str, value: Any, allowed: str) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation:
         raise InvalidInput(field, value, allowed) from None
-    if not number.is_finite():
-        raise InvalidInput(field, value, allowed)
+    # bounded magnitude and precision keep every later division, remainder and rounding
+    # exact within the decimal context, and stored figures short
+    if not number.is_finite() or (number != 0 and not -6 <= number.adjusted() <= 12):
+        raise InvalidInput(field, value, f"{allowed}, between 1e-6 and 1e12 in size")
     return number
 
 
 def _canonical(number: Decimal) -> str:
-    return format(number.normalize(), "f")
+    return canonical_points(number)
 
 
 def period_start(cadence: str, period: str) -> str:

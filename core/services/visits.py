@@ -19,9 +19,14 @@ COMMITMENT = re.compile(r"^sha256:[0-9a-f]{64}$")
 INSPECTED = (Role.COMMUNITY, Role.STREET_OFFICER)
 
 
+#: A short nonce would let anyone who sees the commitment try every target and date.
+MIN_NONCE = 16
+
+
 def visit_commitment(candidacy_id: str, visit_date: str, nonce: str) -> str:
     """The commitment an inspector seals: ``sha256:`` of ``"<candidacy id>|<date>|<nonce>"``.
-    The nonce (random, kept secret until the reveal) stops anyone guessing the target."""
+    The nonce (random, at least 16 characters, kept secret until the reveal, used exactly
+    as given) stops anyone guessing the target."""
     digest = hashlib.sha256(f"{candidacy_id}|{visit_date}|{nonce}".encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 
@@ -45,6 +50,10 @@ class VisitPlanCommands(AuditQueries):
             raise NotFound("visit plan", plan.id)
         return plan
 
+    def stream_at(self, actor: Actor, stream_id: str, version: int | None = None, recorded_by: str | None = None) -> Any:
+        self.stream_events(actor, stream_id)  # the inspected side must not find a sealed plan
+        return super().stream_at(actor, stream_id, version=version, recorded_by=recorded_by)
+
     def stream_events(self, actor: Actor, stream_id: str) -> list[Any]:
         """As for any stream, except that a sealed plan does not exist for the inspected side."""
         events = super().stream_events(actor, stream_id)
@@ -64,10 +73,13 @@ class VisitPlanCommands(AuditQueries):
         if plan.revealed is not None:
             raise RuleViolation(f"visit plan {plan.id} is already revealed")
         visit_date = self.check_date("visit_date", visit_date)
-        nonce = self.check_text("nonce", nonce, max_length=200)
+        if not isinstance(nonce, str) or not MIN_NONCE <= len(nonce) <= 200:
+            raise InvalidInput("nonce", nonce, f"the text sealed with the plan, {MIN_NONCE} to 200 characters, exactly as sealed")
         if visit_commitment(str(candidacy_id), visit_date, nonce) != plan.commitment:
             raise RuleViolation("the target, date and nonce do not match the sealed commitment")
         inspection = self.inspection(actor, inspection_id)
+        if inspection.campaign_id != plan.campaign_id:
+            raise RuleViolation(f"inspection {inspection.id} belongs to another campaign than the plan")
         if (inspection.candidacy_id, inspection.visit_date, inspection.kind) != (str(candidacy_id), visit_date, UNANNOUNCED):
             raise RuleViolation(
                 f"inspection {inspection.id} is a {inspection.kind} visit to {inspection.candidacy_id} on "
