@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +45,24 @@ class QueryMixin(DecisionCommands):
                     events.extend(self.stream_events(actor, inspection_id))
         events.sort(key=lambda e: (e.timestamp, str(e.originator_id), e.originator_version))
         return [describe(e) for e in events]
+
+    def resumable_campaign_code(
+        self, actor: Actor, code: str, finished: Callable[[Campaign], bool]
+    ) -> tuple[str, str | None]:
+        """For scripts that build a campaign step by step and may be run again (demos):
+        ``(code, id)`` of the first of ``code``, ``code-2``, … that ``finished`` accepts, or
+        ``(code, None)`` for the first not yet recorded. An interrupted earlier run is left
+        as recorded and never reused."""
+        n = 1
+        while True:
+            candidate = code if n == 1 else f"{code}-{n}"
+            try:
+                campaign = self.campaign_by_code(actor, candidate)
+            except NotFound:
+                return candidate, None
+            if finished(campaign):
+                return candidate, str(campaign.id)
+            n += 1
 
     def campaigns_of(self, actor: Actor, tenant: str) -> list[dict[str, Any]]:
         """A tenant's campaigns: id, code, title, year, pinned rubric, status, candidacies."""

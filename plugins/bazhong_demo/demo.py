@@ -87,25 +87,14 @@ class Cast:
         return _actor(Role.ASSESSOR, f"评估验收组-{n}", "市级评估验收组（演示）")
 
 
-def free_code(app: CivicLedger, cast: Cast) -> tuple[str, str | None]:
-    """The campaign code to build, or the id of a finished demo campaign already stored."""
-    n = 1
-    while True:
-        code = CAMPAIGN_CODE if n == 1 else f"{CAMPAIGN_CODE}-{n}"
-        try:
-            campaign = app.campaign_by_code(cast.owner, code)
-        except NotFound:
-            return code, None
-        if campaign.decided and any(app.candidacy(cast.owner, cid).put_forward for cid in campaign.candidacies):
-            return code, str(campaign.id)
-        n += 1  # an interrupted earlier run: leave it as recorded and build anew
-
-
 def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str:
     """Build the demo campaign (or find the finished one) and return its id."""
     cast = Cast()
     app.ensure_tenant(cast.owner, TENANT, TENANT_NAME)
-    code, done = free_code(app, cast)
+    code, done = app.resumable_campaign_code(
+        cast.owner, CAMPAIGN_CODE,
+        lambda c: c.decided and any(app.candidacy(cast.owner, cid).put_forward for cid in c.candidacies),
+    )
     if done:
         step("演示数据已存在 (demo already recorded)")
         return done
