@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -20,9 +20,12 @@ from pydantic import (
     Field,
     PlainSerializer,
     PrivateAttr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Points are exact decimals in memory and plain JSON numbers on the wire.
 Points = Annotated[
@@ -167,6 +170,18 @@ class Rubric(_Strict):
             if lv.id == level_id:
                 return lv
         raise KeyError(level_id)
+
+    def level_rules(self, level_id: str, model: type[M]) -> M:
+        """The rules of one level as ``model`` (a decision style's pydantic model): the
+        rubric-wide ``rules`` overridden by the level's own. Raises ``ValueError`` naming
+        the level and the field when they do not fit."""
+        merged = {**self.rules, **self.level(level_id).rules}
+        try:
+            return model.model_validate(merged)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"level {level_id!r}: rules.{where}: {err['msg']} (got {err.get('input')!r})") from None
 
     @property
     def max_total(self) -> Decimal:

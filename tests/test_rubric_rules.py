@@ -453,3 +453,23 @@ class TestValidateRules:
         data["rules"] = {"min_total": 7}
         with pytest.raises(ValueError, match="level 'basic': min_total 7 exceeds"):
             STYLE.validate_rules(Rubric.model_validate(data))
+
+
+def test_level_rules_merge_rubric_and_level_rules_and_name_the_bad_field():
+    from pydantic import BaseModel, ConfigDict
+
+    class Rules(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        min_total: int
+        min_self_total: int | None = None
+        require_survey: bool = True
+
+    data = small()
+    data["rules"] = {"require_survey": False}
+    rubric = Rubric.model_validate(data)
+    level = rubric.levels[0].id
+    rules = rubric.level_rules(level, Rules)
+    assert rules.require_survey is False and rules.min_total == int(rubric.levels[0].rules["min_total"])
+    data["levels"][0]["rules"]["min_total"] = "many"
+    with pytest.raises(ValueError, match=rf"level '{level}': rules.min_total"):
+        Rubric.model_validate(data).level_rules(level, Rules)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
@@ -91,13 +91,7 @@ class ChecklistByTypeStyle:
     version = "1"
 
     def rules(self, rubric: Rubric, level: str) -> LevelRules:
-        merged = {**rubric.rules, **rubric.level(level).rules}
-        try:
-            return LevelRules.model_validate(merged)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ValueError(f"level {level!r}: rules.{where}: {err['msg']} (got {err.get('input')!r})") from None
+        return rubric.level_rules(level, LevelRules)
 
     def required_items(self, rubric: Rubric, level: str) -> list[str]:
         """The checklist items ``level`` requires, in rubric order."""

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import RuleViolation
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
@@ -141,13 +141,7 @@ class QuotaRankingStyle:
     version = "1"
 
     def rules(self, rubric: Rubric, level: str) -> QuotaRules:
-        merged = {**rubric.rules, **rubric.level(level).rules}
-        try:
-            return QuotaRules.model_validate(merged)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ValueError(f"level {level!r}: rules.{where}: {err['msg']} (got {err.get('input')!r})") from None
+        return rubric.level_rules(level, QuotaRules)
 
     def validate_rules(self, rubric: Rubric) -> None:
         for level in rubric.levels:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
@@ -35,13 +35,7 @@ class ThresholdStyle:
     version = "1"
 
     def rules(self, rubric: Rubric, level: str) -> LevelRules:
-        merged = {**rubric.rules, **rubric.level(level).rules}
-        try:
-            return LevelRules.model_validate(merged)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ValueError(f"level {level!r}: rules.{where}: {err['msg']} (got {err.get('input')!r})") from None
+        return rubric.level_rules(level, LevelRules)
 
     def validate_rules(self, rubric: Rubric) -> None:
         level_ids = {lv.id for lv in rubric.levels}
