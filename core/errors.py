@@ -116,3 +116,10 @@ def invalid_from(exc: Any, prefix: str = "") -> InvalidInput:
     where = ".".join(str(part) for part in first["loc"])
     field = ".".join(part for part in (prefix, where) if part) or prefix or "value"
     return InvalidInput(field, first.get("input"), first["msg"])
+
+
+class StoreTampered(CivicError):
+    """The store was changed behind the platform's back: a stream's hash chain is broken,
+    so nothing more is recorded on it until an auditor has looked (``civic audit verify``)."""
+
+    code = "store_tampered"

@@ -25,6 +25,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from core.errors import ConfigurationError
 
 ENV_VAR = "CIVIC_DATABASE_URL"
+
+#: The event stores (eventsourcing factories) that link every event into its stream's
+#: hash chain; see core.chained_stores.
+MEMORY_FACTORY = "core.chained_stores:ChainedPOPOFactory"
+SQLITE_FACTORY = "core.chained_stores:ChainedSQLiteFactory"
+POSTGRES_FACTORY = "core.chained_stores:ChainedPostgresFactory"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "civic.sqlite3"
 
@@ -66,7 +72,7 @@ def parse_url(url: str) -> StoreConfig:
     if scheme == "memory":
         if url not in ("memory://", "memory:"):
             raise ConfigurationError(f"{ENV_VAR}={url!r}: the memory store takes no path; use 'memory://'")
-        return StoreConfig(url, "memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        return StoreConfig(url, "memory", {"PERSISTENCE_MODULE": MEMORY_FACTORY})
     if scheme == "sqlite":
         return _sqlite(url)
     if scheme in ("postgresql", "postgres"):
@@ -101,7 +107,7 @@ def _sqlite(url: str) -> StoreConfig:
         url,
         "sqlite",
         {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": SQLITE_FACTORY,
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "10",
         },
@@ -131,7 +137,7 @@ def _postgres(url: str) -> StoreConfig:
     if schema and not schema.replace("_", "").isalnum():
         raise ConfigurationError(f"{ENV_VAR}: schema {schema!r} must be letters, digits and '_'")
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname,
         "POSTGRES_PORT": str(port),

@@ -10,6 +10,12 @@ from pathlib import Path
 import pytest
 
 from core import storage
+from core.chained_stores import (
+    ChainedPOPOApplicationRecorder,
+    ChainedPostgresApplicationRecorder,
+    ChainedSQLiteApplicationRecorder,
+    ChainedSQLiteFactory,
+)
 from core.actors import Role
 from core.errors import ConfigurationError
 from core.plugins import PluginHost
@@ -36,14 +42,14 @@ def test_memory_url():
     for url in ("memory://", " memory:// "):
         config = parse_url(url)
         assert config.kind == "memory"
-        assert config.env == {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        assert config.env == {"PERSISTENCE_MODULE": "core.chained_stores:ChainedPOPOFactory"}
 
 
 def test_sqlite_relative_path_is_relative_to_the_working_folder_and_its_folder_is_created(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = parse_url("sqlite:///var/ledger/civic.sqlite3")
     assert config.kind == "sqlite"
-    assert config.env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+    assert config.env["PERSISTENCE_MODULE"] == "core.chained_stores:ChainedSQLiteFactory"
     assert config.env["SQLITE_DBNAME"] == "var/ledger/civic.sqlite3"
     assert (tmp_path / "var" / "ledger").is_dir()
     assert not (tmp_path / "var" / "ledger" / "civic.sqlite3").exists()  # created by the store on first use
@@ -73,7 +79,7 @@ def test_postgresql_url_with_schema_option(pg_schema_url):
     schema = pg_schema_url.rsplit("schema=", 1)[1]
     assert config.kind == "postgres"
     env = config.env
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "core.chained_stores:ChainedPostgresFactory"
     assert (env["POSTGRES_HOST"], env["POSTGRES_DBNAME"], env["POSTGRES_SCHEMA"]) == (
         psycopg.conninfo.conninfo_to_dict(pg_schema_url.split("?", 1)[0])["host"],
         pg_schema_url.split("?", 1)[0].rsplit("/", 1)[1],
@@ -224,7 +230,7 @@ def test_ledger_writes_to_the_sqlite_file_named_by_the_setting(tmp_path, monkeyp
     app = CivicLedger(plugins=host)  # no store given: the setting decides
     try:
         assert app.store.kind == "sqlite"
-        assert type(app.recorder).__module__ == "eventsourcing.sqlite"
+        assert type(app.recorder) is ChainedSQLiteApplicationRecorder
         app.register_tenant(OWNER, "tianjin", "天津市")
         assert _stored_events(path) == 1
         app.register_community(actor(Role.DISTRICT_OFFICER, "d", "东丽区民政局"), "c1", "詹滨里社区", "东丽区",
@@ -250,7 +256,7 @@ def test_stray_library_variables_cannot_redirect_the_store(tmp_path, monkeypatch
     path = tmp_path / "civic.sqlite3"
     app = CivicLedger(f"sqlite:///{path}", plugins=host)
     try:
-        assert type(app.factory).__module__ == "eventsourcing.sqlite"
+        assert type(app.factory) is ChainedSQLiteFactory
         app.register_tenant(OWNER, "tianjin", "天津市")
     finally:
         app.close()
@@ -262,7 +268,7 @@ def test_memory_store_is_used_only_when_asked_for(monkeypatch, host):
     monkeypatch.setenv(ENV_VAR, "memory://")
     app = CivicLedger(plugins=host)
     try:
-        assert (app.store.kind, type(app.recorder).__module__) == ("memory", "eventsourcing.popo")
+        assert (app.store.kind, type(app.recorder)) == ("memory", ChainedPOPOApplicationRecorder)
     finally:
         app.close()
 
@@ -291,7 +297,7 @@ def test_ledger_writes_to_the_postgresql_schema_named_by_the_setting(pg_schema_u
     schema = pg_schema_url.rsplit("schema=", 1)[1]
     app = CivicLedger(plugins=host)
     try:
-        assert type(app.recorder).__module__ == "eventsourcing.postgres"
+        assert type(app.recorder) is ChainedPostgresApplicationRecorder
         assert app.recorder.datastore.schema == schema
         table = app.recorder.events_table_name
         app.register_tenant(OWNER, "tianjin", "天津市")

@@ -1,10 +1,10 @@
 """Application services: commands take plain values and an :class:`~core.actors.Actor`,
 load aggregates, call their methods and save the new events in one atomic write."""
 
-from core.services.visits import VisitPlanCommands
+from core.services.integrity import IntegrityQueries
 
 
-class CivicLedger(VisitPlanCommands):
+class CivicLedger(IntegrityQueries):
     """The Civic Ledger application: every command and query of the core."""
 
 

@@ -16,9 +16,10 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import Environment, TopicError
 
 from core.actors import Actor, Role
+from core.chained_stores import CHAIN_BROKEN, ChainedPOPOFactory, ChainedPostgresFactory, ChainedRecorder, ChainedSQLiteFactory
 from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Selection, Tenant
 from core.domain import ids
-from core.errors import ConcurrentChange, ConfigurationError, InvalidInput, NotFound, RuleViolation, VersionConflict
+from core.errors import ConcurrentChange, ConfigurationError, InvalidInput, NotFound, RuleViolation, StoreTampered, VersionConflict
 from core.permissions import authorize
 from core.plugins import PluginHost
 from core.rubric import Rubric, canonical_points
@@ -30,10 +31,10 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 AGGREGATE_CACHE_SIZE = 2000
 ALL_TENANTS = "*"
 
-_EXPECTED_RECORDERS = {
-    "memory": "eventsourcing.popo",
-    "sqlite": "eventsourcing.sqlite",
-    "postgres": "eventsourcing.postgres",
+_EXPECTED_FACTORIES = {
+    "memory": ChainedPOPOFactory,
+    "sqlite": ChainedSQLiteFactory,
+    "postgres": ChainedPostgresFactory,
 }
 
 
@@ -71,11 +72,12 @@ class LedgerBase(Application[UUID]):
             super().__init__(env=dict(self.store.env))
         except Exception as exc:
             raise ConfigurationError(f"cannot open the event store at {self.store.display!r}: {exc}") from exc
-        module = type(self.factory).__module__
-        if module != _EXPECTED_RECORDERS[self.store.kind]:
+        expected = _EXPECTED_FACTORIES[self.store.kind]
+        if type(self.factory) is not expected or not isinstance(self.recorder, ChainedRecorder):
             raise ConfigurationError(
-                f"storage {self.store.display!r} resolved to {module}, expected "
-                f"{_EXPECTED_RECORDERS[self.store.kind]}; refusing to run on the wrong store"
+                f"storage {self.store.display!r} resolved to {type(self.factory).__qualname__} with "
+                f"{type(self.recorder).__qualname__}, expected {expected.__qualname__} (hash-chained); "
+                "refusing to run on the wrong store"
             )
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
@@ -165,6 +167,10 @@ class LedgerBase(Application[UUID]):
             self.save(*aggregates)
         except IntegrityError as exc:
             raise ConcurrentChange() from exc
+        except Exception as exc:
+            if CHAIN_BROKEN in str(exc):  # from the store's linking (Python or the PostgreSQL trigger)
+                raise StoreTampered(str(exc).strip().splitlines()[0]) from exc
+            raise
 
     @staticmethod
     def check_version(aggregate: Aggregate, expected: int | None, kind: str) -> None:

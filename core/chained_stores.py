@@ -1,0 +1,325 @@
+"""Event stores that link every event into its stream's hash chain (see :mod:`core.chain`).
+
+The event rows stay exactly as the eventsourcing library writes them; each store keeps
+the links in a table beside the events (``<events table>_chain``: stream id, position,
+32-byte link) written in the same transaction as the events:
+
+* memory: the recorder computes the links under its lock;
+* SQLite: the recorder computes the links in Python inside the insert transaction;
+* PostgreSQL: a ``BEFORE INSERT`` trigger computes them with the server's ``sha256()``,
+  so every insert path (pipelined statements or the library's database function) is
+  linked, with no extra round trip.
+
+A store opened for the first time by this version whose events have no links yet gets
+them computed once, in position order, when the link table is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from psycopg.sql import SQL, Identifier, Literal
+
+from core.chain import GENESIS, ChainRow, link
+
+FETCH = 5000
+#: Part of the message of every refusal to link onto a broken chain.
+CHAIN_BROKEN = "has no link at position"
+
+
+class ChainBroken(RuntimeError):
+    """A new event cannot be linked: its predecessor has no link (the store was altered)."""
+
+
+def _links_for(stored_events: Sequence[StoredEvent], previous) -> list[tuple[UUID, int, bytes]]:
+    """Links of a batch; ``previous(stream, version)`` gives a stored link or None."""
+    heads: dict[UUID, tuple[int, bytes]] = {}
+    out = []
+    for s in stored_events:
+        stream = s.originator_id if isinstance(s.originator_id, UUID) else UUID(str(s.originator_id))
+        head = heads.get(stream)
+        if head is not None and head[0] == s.originator_version - 1:
+            prev = head[1]
+        elif s.originator_version == 1:
+            prev = GENESIS
+        else:
+            prev = previous(stream, s.originator_version - 1)
+            if prev is None:
+                raise ChainBroken(
+                    f"stream {stream} has no link at position {s.originator_version - 1}: "
+                    "the store was altered; run `civic audit verify` (链条断裂，请运行审计核验)"
+                )
+        digest = link(prev, stream, s.originator_version, s.topic, s.state)
+        heads[stream] = (s.originator_version, digest)
+        out.append((stream, s.originator_version, digest))
+    return out
+
+
+class ChainedRecorder:
+    """What the audit reads from every chained store."""
+
+    def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
+        """Every event with its link, grouped by stream in position order (only
+        ``streams`` when given); links whose event is gone come from :meth:`select_orphans`."""
+        raise NotImplementedError
+
+    def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:
+        raise NotImplementedError
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: dict[tuple[str, int], bytes] = {}
+
+    def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        new = _links_for(stored_events, lambda stream, version: self.links.get((str(stream), version)))
+        ids = super()._update_table(stored_events, **kwargs)
+        for stream, version, digest in new:
+            self.links[(str(stream), version)] = digest
+        return ids
+
+    def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
+        with self._database_lock:
+            index = {k: dict(v) for k, v in self._stored_events_index.items() if v}
+            events = list(self._stored_events)
+            links = dict(self.links)
+        wanted = sorted(index) if streams is None else sorted({str(s) for s in streams} & set(index))
+        for stream in wanted:
+            uid = UUID(stream)
+            for version in sorted(index[stream]):
+                s = events[index[stream][version]]
+                yield ChainRow(uid, version, s.topic, s.state, links.get((stream, version)))
+
+    def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:
+        with self._database_lock:
+            wanted = None if streams is None else {str(s) for s in streams}
+            return [
+                ChainRow(UUID(stream), version, None, None, digest)
+                for (stream, version), digest in self.links.items()
+                if (wanted is None or stream in wanted) and version not in self._stored_events_index.get(stream, {})
+            ]
+
+
+class ChainedPOPOFactory(POPOFactory):
+    def application_recorder(self) -> ChainedPOPOApplicationRecorder:
+        return ChainedPOPOApplicationRecorder()
+
+
+# -- SQLite ----------------------------------------------------------------------------------
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorder):
+    def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
+        self.chain_table_name = f"{events_table_name}_chain"
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.chain_table_name} ("
+            "originator_id TEXT, originator_version INTEGER, link BLOB NOT NULL, "
+            "PRIMARY KEY (originator_id, originator_version)) WITHOUT ROWID",
+        ]
+
+    def _create_table(self, c: Any) -> None:
+        c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (self.chain_table_name,))
+        new = c.fetchone() is None
+        super()._create_table(c)
+        if new:
+            self._link_existing(c)
+
+    def _link_existing(self, c: Any) -> None:
+        c.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} ORDER BY originator_id, originator_version")
+        rows = [
+            StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()
+        ]
+        if rows:
+            c.executemany(
+                f"INSERT INTO {self.chain_table_name} VALUES (?,?,?)",
+                [(s.hex, v, d) for s, v, d in _links_for(rows, lambda *_: None)],
+            )
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+
+        def previous(stream: UUID, version: int) -> bytes | None:
+            c.execute(
+                f"SELECT link FROM {self.chain_table_name} WHERE originator_id=? AND originator_version=?",
+                (stream.hex, version),
+            )
+            row = c.fetchone()
+            return None if row is None else bytes(row[0])
+
+        c.executemany(
+            f"INSERT INTO {self.chain_table_name} VALUES (?,?,?)",
+            [(s.hex, v, d) for s, v, d in _links_for(stored_events, previous)],
+        )
+        return ids
+
+    def _where(self, alias: str, streams: Sequence[UUID] | None) -> tuple[str, list[str]]:
+        if streams is None:
+            return "", []
+        hexes = [UUID(str(s)).hex for s in streams]
+        return f" WHERE {alias}.originator_id IN ({','.join('?' * len(hexes))})", hexes
+
+    def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
+        where, params = self._where("e", streams)
+        statement = (
+            f"SELECT e.originator_id, e.originator_version, e.topic, e.state, h.link "
+            f"FROM {self.events_table_name} e LEFT JOIN {self.chain_table_name} h "
+            "ON h.originator_id = e.originator_id AND h.originator_version = e.originator_version"
+            f"{where} ORDER BY e.originator_id, e.originator_version"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            uid_of: dict[str, UUID] = {}
+            while batch := c.sqlite_cursor.fetchmany(FETCH):
+                for r in batch:
+                    uid = uid_of.get(r[0])
+                    if uid is None:
+                        uid = uid_of[r[0]] = UUID(r[0])
+                    yield ChainRow(uid, r[1], r[2], bytes(r[3]), None if r[4] is None else bytes(r[4]))
+
+    def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:
+        where, params = self._where("h", streams)
+        statement = (
+            f"SELECT h.originator_id, h.originator_version, h.link FROM {self.chain_table_name} h"
+            f"{where}{' AND' if where else ' WHERE'} NOT EXISTS (SELECT 1 FROM {self.events_table_name} e "
+            "WHERE e.originator_id = h.originator_id AND e.originator_version = h.originator_version)"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [ChainRow(UUID(r[0]), r[1], None, None, bytes(r[2])) for r in c.fetchall()]
+
+
+class ChainedSQLiteFactory(SQLiteFactory):
+    application_recorder_class = ChainedSQLiteApplicationRecorder
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRecorder):
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain_table_name = f"{events_table_name}_chain"
+        self.check_identifier_length(self.chain_table_name)
+        schema = Identifier(self.datastore.schema)
+        chain = Identifier(self.chain_table_name)
+        function = Identifier(f"{self.chain_table_name}_link")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{chain} ("
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL, link bytea NOT NULL, "
+                "PRIMARY KEY (originator_id, originator_version))"
+            ).format(schema=schema, chain=chain)
+        )
+        # The link is computed exactly as core.chain.link computes it.
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS trigger LANGUAGE plpgsql AS $BODY$ "
+                "DECLARE prev bytea; "
+                "BEGIN "
+                "IF NEW.originator_version = 1 THEN prev := {genesis}::bytea; "
+                "ELSE SELECT link INTO prev FROM {schema}.{chain} "
+                "WHERE originator_id = NEW.originator_id AND originator_version = NEW.originator_version - 1; "
+                "IF prev IS NULL THEN RAISE EXCEPTION 'stream % has no link at position %: the store was altered; "
+                "run civic audit verify', NEW.originator_id, NEW.originator_version - 1; END IF; "
+                "END IF; "
+                "INSERT INTO {schema}.{chain} VALUES (NEW.originator_id, NEW.originator_version, "
+                "sha256(prev || uuid_send(NEW.originator_id) || int8send(NEW.originator_version) "
+                "|| convert_to(NEW.topic, 'UTF8') || '\\x00'::bytea || NEW.state)); "
+                "RETURN NEW; "
+                "END $BODY$"
+            ).format(schema=schema, function=function, chain=chain, genesis=Literal("\\x" + GENESIS.hex()))
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {schema}.{events} "
+                "FOR EACH ROW EXECUTE FUNCTION {schema}.{function}()"
+            ).format(
+                trigger=Identifier(f"{self.chain_table_name}_link"), schema=schema,
+                events=Identifier(self.events_table_name), function=function,
+            )
+        )
+
+    def create_table(self) -> None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute("SELECT to_regclass(%s) AS t", (f'"{self.datastore.schema}"."{self.chain_table_name}"',))
+            row = curs.fetchone()
+            new = row is None or row["t"] is None
+        super().create_table()
+        if new:
+            self._link_existing()
+
+    def _link_existing(self) -> None:
+        schema = Identifier(self.datastore.schema)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(schema, Identifier(self.events_table_name)))
+            curs.execute(SQL("SELECT count(*) AS n FROM {0}.{1}").format(schema, Identifier(self.chain_table_name)))
+            if curs.fetchone()["n"]:
+                return
+            curs.execute(
+                SQL("SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+                    "ORDER BY originator_id, originator_version").format(schema, Identifier(self.events_table_name))
+            )
+            rows = [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"])) for r in curs.fetchall()]
+            if rows:
+                curs.executemany(
+                    SQL("INSERT INTO {0}.{1} VALUES (%s, %s, %s)").format(schema, Identifier(self.chain_table_name)),
+                    _links_for(rows, lambda *_: None),
+                )
+
+    def _where(self, alias: str, streams: Sequence[UUID] | None) -> tuple[SQL, list[Any]]:
+        if streams is None:
+            return SQL(""), []
+        return SQL(" WHERE {0}.originator_id = ANY(%s)").format(Identifier(alias)), [[UUID(str(s)) for s in streams]]
+
+    def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
+        where, params = self._where("e", streams)
+        statement = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state, h.link "
+            "FROM {schema}.{events} e LEFT JOIN {schema}.{chain} h "
+            "ON h.originator_id = e.originator_id AND h.originator_version = e.originator_version"
+            "{where} ORDER BY e.originator_id, e.originator_version"
+        ).format(
+            schema=Identifier(self.datastore.schema), events=Identifier(self.events_table_name),
+            chain=Identifier(self.chain_table_name), where=where,
+        )
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor(name="civic_chain") as curs:
+                curs.itersize = FETCH
+                curs.execute(statement, params)
+                for r in curs:
+                    yield ChainRow(
+                        r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]),
+                        None if r["link"] is None else bytes(r["link"]),
+                    )
+
+    def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:
+        where, params = self._where("h", streams)
+        statement = SQL(
+            "SELECT h.originator_id, h.originator_version, h.link FROM {schema}.{chain} h{where}{conj} "
+            "NOT EXISTS (SELECT 1 FROM {schema}.{events} e "
+            "WHERE e.originator_id = h.originator_id AND e.originator_version = h.originator_version)"
+        ).format(
+            schema=Identifier(self.datastore.schema), events=Identifier(self.events_table_name),
+            chain=Identifier(self.chain_table_name), where=where, conj=SQL(" AND" if params else " WHERE"),
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return [ChainRow(r["originator_id"], r["originator_version"], None, None, bytes(r["link"])) for r in curs.fetchall()]
+
+
+class ChainedPostgresFactory(PostgresFactory):
+    application_recorder_class = ChainedPostgresApplicationRecorder
