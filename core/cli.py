@@ -139,7 +139,8 @@ def print_outcome(ledger_app: CivicLedger, actor: Actor, campaign_id: str) -> No
 
 @app.command()
 def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List the installed plugins with their version, origin, hooks and rubrics."""
+    """List the installed plugins (and the core's built-ins, as the plugin "core") with their
+    version, origin, hooks, rubrics, decision styles and aggregations."""
     from core.plugins import PluginHost
 
     try:
@@ -154,6 +155,7 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
             "source": info.source,
             "hooks": info.hooks,
             "rubrics": [p.rubric.ref for p in provided if p.plugin == info.name],
+            **host.provided_by(info.name),
         }
         for info in host.plugins.values()
     ]
@@ -161,9 +163,10 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     if as_json:
         dump({"plugins": rows, "failures": failures})
         return
-    table = titled_table("插件 plugins", ("name", "version", "source", "hooks", "rubrics"))
+    columns = ("hooks", "rubrics", "styles", "aggregations")
+    table = titled_table("插件 plugins", ("name", "version", "source", *columns))
     for row in rows:
-        table.add_row(row["name"], row["version"], row["source"], "\n".join(row["hooks"]), "\n".join(row["rubrics"]))
+        table.add_row(row["name"], row["version"], row["source"], *("\n".join(row[c]) for c in columns))
     out.print(table)
     for failure in failures:
         err.print(f"[red]refused[/] {failure['name']}: {failure['error']}")

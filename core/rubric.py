@@ -3,8 +3,9 @@
 A rubric (评分标准 / 指标体系) is what a campaign is scored against: categories of
 items with maximum points, optional veto items (一票否决), the levels (titles) it can
 award and the parameters of the decision style that awards them. The core treats all
-of it as data: the names of categories, items, levels and styles come from plugins
-or from a municipality's configuration.
+of it as data: the names of categories, items and levels come from plugins or from a
+municipality's configuration, and the rubric names its decision style (one built into the
+core, :mod:`core.styles`, or one a plugin provides).
 """
 
 from __future__ import annotations

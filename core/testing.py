@@ -156,11 +156,12 @@ class PluginContract:
     """Checks every civic plugin must pass; subclass it in the plugin's tests.
 
     Set ``plugin`` (module, object or dotted name) and ``plugin_name`` (its entry-point
-    name). ``requires`` lists other plugins it needs (for instance the one providing its
-    decision style). To drive a campaign for every level of every rubric the plugin
-    provides, the contract asks :meth:`sample_application`, :meth:`sample_official_scores`
-    and :meth:`sample_survey` for inputs; override them when full marks and no facts do
-    not fit your style (a checklist style needs facts, say). ``quota`` is passed to the
+    name). ``requires`` lists other plugins it needs (for instance one providing its
+    decision style; the core's built-in styles need none). To drive a campaign for every
+    level of every rubric the plugin provides, the contract asks
+    :meth:`sample_application`, :meth:`sample_official_scores` and :meth:`sample_survey`
+    for inputs; override them when full marks and no facts do not fit your style (a
+    checklist style needs facts, say). ``quota`` is passed to the
     campaigns (quota-ranking styles). With ``expect_named`` (default) each level must name
     at least one of the ``candidates_per_level`` sample candidates.
     """

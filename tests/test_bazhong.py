@@ -14,10 +14,10 @@ from core.actors import Role
 from core.domain.candidacy import NAMED, NOT_NAMED
 from core.errors import InvalidInput, PermissionDenied, RuleViolation
 from core.plugins.types import CandidateEvidence, DecisionContext
+from core.styles import ChecklistByTypeStyle
 from plugins.bazhong_demo import default_schedule
 from plugins.bazhong_demo.demo import COMMUNITIES, DEMO, PROVINCE, TENANT
 from plugins.bazhong_demo.rubric import RUBRIC_ID, checklist_sheet, demonstration_2020
-from plugins.bazhong_demo.style import ChecklistByTypeStyle
 from tests.helpers import actor, notification_count
 
 REPO = Path(__file__).resolve().parent.parent

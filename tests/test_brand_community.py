@@ -17,10 +17,10 @@ from core.errors import RuleViolation
 from core.plugins.types import PHASE_KINDS, CandidateEvidence, DecisionContext
 from core.rubric import Rubric, sheet_for_total
 from core.services import CivicLedger
+from core.styles.quota import QuotaRankingStyle, rank
 from core.testing import PluginContract
 from plugins.brand_community import demo
 from plugins.brand_community.rubric import LEVEL, RUBRIC_ID, brand_2019, data
-from plugins.brand_community.style import QuotaRankingStyle, rank
 from tests.helpers import actor, notification_count, sheet
 
 GOODS = ["自治好", "管理好", "服务好", "治安好", "环境好", "风尚好"]

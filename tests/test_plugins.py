@@ -13,6 +13,7 @@ import datetime as dt
 import importlib.metadata
 import inspect
 import json
+import re
 import sys
 import uuid
 from decimal import Decimal
@@ -37,12 +38,15 @@ from core.plugins.types import (
 )
 from core.rubric import Rubric
 from core.services import CivicLedger
+from core.styles import BUILTIN_STYLES, ChecklistByTypeStyle, QuotaRankingStyle, ThresholdStyle
+from core.testing import fresh_host
 from tests.helpers import actor
 
 TESTS_DIR = Path(__file__).resolve().parent
 # the plugins this distribution installs (the fakes below are added to these)
 INSTALLED = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 TIANJIN = "tianjin-meili"
+BUILTIN_STYLE_NAMES = {"threshold", "checklist-by-type", "quota-ranking"}
 
 
 def tiny_rubric(rubric_id: str = "demo-city", *, style: str = "pass-mark", aggregation: str = "mean") -> dict[str, Any]:
@@ -126,14 +130,15 @@ def test_installed_tianjin_plugin_is_discovered_through_its_entry_point():
     assert host.failures == {}
     info = host.plugins["tianjin_meili"]
     assert info.source.startswith("entry point plugins.tianjin_meili")
-    assert info.hooks == ["civic_decision_styles", "civic_default_schedule", "civic_demos", "civic_rubrics"]
+    # its rubric names the threshold style, which the core provides: the plugin has no style hook
+    assert info.hooks == ["civic_default_schedule", "civic_demos", "civic_rubrics"]
     provided = host.rubric(TIANJIN, "2017")
     assert provided.plugin == "tianjin_meili"
     assert provided.rubric.ref == "tianjin-meili@2017"
     assert len(provided.rubric.items()) == 60
-    assert "threshold" in host.styles()
-    # the core's own aggregations are registered like any plugin, under "core"
-    assert host.plugins["core"].hooks == ["civic_aggregations"]
+    assert isinstance(host.style("threshold"), ThresholdStyle)
+    # the core's own aggregations and styles are registered like any plugin, under "core"
+    assert host.plugins["core"].hooks == ["civic_aggregations", "civic_decision_styles"]
 
 
 def _fake_entry_points(monkeypatch, *extra: importlib.metadata.EntryPoint) -> None:
@@ -222,7 +227,7 @@ def test_plugin_with_unknown_hook_is_refused_naming_the_hook():
     assert "civic_rubrik" in host.failures["misspelt"]
     assert "civic_rubrics" in host.failures["misspelt"]  # the known hooks are listed
     assert host.pm.get_plugin("misspelt") is None
-    assert host.rubrics() == [] and host.styles() == {}
+    assert host.rubrics() == [] and set(host.styles()) == BUILTIN_STYLE_NAMES
 
 
 def test_plugin_for_another_interface_version_is_refused_naming_both_versions():
@@ -432,9 +437,10 @@ def test_rubric_naming_a_style_nobody_provides_refuses_its_plugin_listing_availa
     host = host_with((City(), "city"))
     with pytest.raises(NotFound):
         host.rubric("demo-city")
-    assert_refused(host, "city", "civic_rubrics", "demo-city@2024", "'ranking'", "available: ['pass-mark']")
+    available = "available: ['checklist-by-type', 'pass-mark', 'quota-ranking', 'threshold']"
+    assert_refused(host, "city", "civic_rubrics", "demo-city@2024", "'ranking'", available)
     assert_others_work(host)
-    with pytest.raises(PluginError, match="decision style 'ranking'.*available: \\['pass-mark'\\]"):
+    with pytest.raises(PluginError, match=f"decision style 'ranking'.*{re.escape(available)}"):
         host.style("ranking")
 
 
@@ -613,6 +619,100 @@ def test_civic_decision_styles_hook_provides_styles_and_refuses_duplicates():
     assert host.register(Copycat(), name="copycat")
     with pytest.raises(PluginError, match="'pass-mark' is provided by both plugin 'city' and plugin 'copycat'"):
         host.styles()
+
+
+# --------------------------------------------------------------------------------------
+# The core's built-in decision styles
+# --------------------------------------------------------------------------------------
+
+
+def _no_entry_points(monkeypatch) -> None:
+    """Make the host see no plugin installed under the civic.plugins entry-point group."""
+    import core.plugins.manager as manager
+
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(
+        manager.importlib.metadata,
+        "entry_points",
+        lambda **params: [] if params.get("group") == ENTRY_POINT_GROUP else real(**params),
+    )
+
+
+def test_a_host_with_no_plugin_installed_provides_exactly_the_three_builtin_styles(monkeypatch):
+    """Threshold, checklist and quota decisions can be recomputed with the core alone."""
+    _no_entry_points(monkeypatch)
+    for host in (PluginHost(), fresh_host(), PluginHost.discover()):
+        assert set(host.plugins) == {"core"} and host.failures == {}
+        assert {name: (type(style), style.version) for name, style in host.styles().items()} == {
+            "threshold": (ThresholdStyle, "1"),
+            "checklist-by-type": (ChecklistByTypeStyle, "1"),
+            "quota-ranking": (QuotaRankingStyle, "1"),
+        }
+        assert host.provided_by("core") == {"styles": sorted(BUILTIN_STYLE_NAMES), "aggregations": ["mean", "median"]}
+    assert [s.name for s in BUILTIN_STYLES] == ["threshold", "checklist-by-type", "quota-ranking"]
+
+
+def test_a_plugin_providing_a_builtin_style_name_is_an_error_naming_the_core():
+    class Threshold(PassMark):
+        name = "threshold"
+
+    class Copycat:
+        @hookimpl
+        def civic_decision_styles(self):
+            return [Threshold()]
+
+    host = PluginHost()
+    assert host.register(Copycat(), name="copycat")
+    with pytest.raises(PluginError, match="decision style 'threshold' is provided by both plugin 'core' and plugin 'copycat'"):
+        host.styles()
+
+
+def test_civic_plugins_says_the_core_provides_the_styles_the_in_repo_rubrics_name(monkeypatch):
+    def listed() -> dict[str, dict[str, Any]]:
+        result = CliRunner().invoke(cli, ["plugins", "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["failures"] == []
+        return {row["name"]: row for row in data["plugins"]}
+
+    rows = listed()
+    core = rows.pop("core")
+    assert core["source"] == "core (built in)" and core["rubrics"] == []
+    assert core["hooks"] == ["civic_aggregations", "civic_decision_styles"]
+    assert core["styles"] == sorted(BUILTIN_STYLE_NAMES) and core["aggregations"] == ["mean", "median"]
+    assert set(rows) == INSTALLED
+    for row in rows.values():  # the in-repo plugins provide rubrics that name the core's styles
+        assert row["styles"] == [] and "civic_decision_styles" not in row["hooks"], row
+    used = {PluginHost.discover().rubric(ref.split("@")[0]).rubric.style for row in rows.values() for ref in row["rubrics"]}
+    assert used == BUILTIN_STYLE_NAMES
+
+    _no_entry_points(monkeypatch)
+    assert listed() == {"core": core}
+
+
+def test_decisions_of_the_in_repo_demos_verify_on_a_host_with_no_plugin_installed(tmp_path):
+    """An auditor holding the store and the core, without the plugins that built it,
+    recomputes every threshold, checklist and quota decision and confirms it."""
+    url = f"sqlite:///{tmp_path / 'demos.sqlite3'}"
+    built = CivicLedger(url, plugins=PluginHost.discover())
+    try:
+        demos = built.plugins.demos()
+        campaigns = {name: demo.build(built, lambda _: None) for name, (demo, _plugin) in demos.items()}
+        styles = {name: built.rubric_of(built.campaign(demo.reader, campaigns[name])).style for name, (demo, _) in demos.items()}
+    finally:
+        built.close()
+    assert set(styles.values()) == BUILTIN_STYLE_NAMES
+
+    auditor = actor(Role.AUDITOR, "auditor", "审计", "*")
+    bare = CivicLedger(url, plugins=PluginHost())
+    try:
+        assert set(bare.plugins.plugins) == {"core"}
+        for name, campaign_id in campaigns.items():
+            verdicts = bare.verify_decisions(auditor, campaign_id)
+            assert verdicts, name
+            assert [(v.community, v.status, v.differences) for v in verdicts if v.status != "confirmed"] == [], name
+    finally:
+        bare.close()
 
 
 def test_civic_aggregations_hook_adds_an_aggregation_to_the_core_ones():

@@ -1,5 +1,5 @@
-"""Rubrics as validated, hashed data, and the Tianjin threshold decision style, tested
-directly (no event store)."""
+"""Rubrics as validated, hashed data, and the core's threshold decision style on the Tianjin
+rubric, tested directly (no event store)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric, subtotals
+from core.styles import ThresholdStyle
 from plugins.tianjin_meili.rubric import meili_2017
-from plugins.tianjin_meili.style import ThresholdStyle
 
 # --------------------------------------------------------------------------------------
 # A small rubric to break in every way

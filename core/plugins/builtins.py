@@ -1,14 +1,14 @@
-"""Aggregations every rubric can use; registered like any plugin under the name ``core``."""
+"""What the core provides to every rubric, registered like any plugin under the name
+``core``: the aggregations ``mean`` and ``median`` and the decision styles ``threshold``,
+``checklist-by-type`` and ``quota-ranking`` (:mod:`core.styles`)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from statistics import median
 
-
-from core.plugins.types import Aggregation
-
 from core.plugins import hookimpl
+from core.plugins.types import Aggregation, DecisionStyle
 
 
 def _mean(points: list[Decimal]) -> Decimal:
@@ -25,3 +25,12 @@ def civic_aggregations() -> list[Aggregation]:
         Aggregation("mean", _mean, "arithmetic mean of the assessors' points (平均分)"),
         Aggregation("median", _median, "median of the assessors' points (中位数)"),
     ]
+
+
+@hookimpl
+def civic_decision_styles() -> list[DecisionStyle]:
+    # imported here, not at the top: core.styles needs core.plugins.types, and importing
+    # core.plugins loads this module
+    from core.styles import BUILTIN_STYLES
+
+    return list(BUILTIN_STYLES)

@@ -56,7 +56,9 @@ def civic_decision_styles():  # type: ignore[no-untyped-def]
     campaign, all levels at once (a :class:`core.plugins.types.DecisionContext` carries the
     rubric, the campaign's levels and its quota). Its outcomes are recorded with their
     derivation, so replaying history never calls the style again. Two plugins providing the
-    same style name is an error.
+    same style name is an error; the core provides ``threshold``, ``checklist-by-type`` and
+    ``quota-ranking`` through this hook (:mod:`core.styles`, plugin ``core``). Decisions
+    made with a style only a plugin provides can be recomputed only where it is installed.
 
     Example::
 

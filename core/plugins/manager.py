@@ -159,6 +159,10 @@ class PluginHost:
             styles={s.name: s for c in collected for s in c.styles},
             aggregations={a.name: a for c in collected for a in c.aggregations},
             demos=[(d, c.plugin) for c in collected for d in c.demos],
+            providers={
+                c.plugin: {"styles": sorted(s.name for s in c.styles), "aggregations": sorted(a.name for a in c.aggregations)}
+                for c in collected
+            },
         )
         return self._indexed
 
@@ -233,6 +237,11 @@ class PluginHost:
     def styles(self) -> dict[str, DecisionStyle]:
         return dict(self._index().styles)
 
+    def provided_by(self, plugin: str) -> dict[str, list[str]]:
+        """The names of the decision styles and aggregations ``plugin`` provides (``core``
+        for the built-in ones), as ``{"styles": [...], "aggregations": [...]}``."""
+        return self._index().providers.get(plugin, {"styles": [], "aggregations": []})
+
     def demos(self) -> dict[str, tuple[Demo, str]]:
         """Demo name -> (demo, the plugin providing it). Two plugins providing one demo name
         is a :class:`PluginError` naming both (raised here only: it does not affect rubrics)."""
@@ -283,6 +292,7 @@ class _Index:
     styles: dict[str, DecisionStyle]
     aggregations: dict[str, Aggregation]
     demos: list[tuple[Demo, str]]
+    providers: dict[str, dict[str, list[str]]]  # plugin -> {"styles": names, "aggregations": names}
 
 
 def _unique(kind: str, pairs: Any) -> dict[str, str]:

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 
 from core.rubric import Rubric
-from plugins.bazhong_demo.style import ChecklistByTypeStyle
+from core.styles import ChecklistByTypeStyle
 
 RUBRIC_ID = "bazhong-demonstration"
 VERSION = "2020"

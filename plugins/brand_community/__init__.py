@@ -1,6 +1,6 @@
 """Brand-community campaigns (品牌社区，“六好五型”, seed 004): a provisional rubric of the
-six goods with the five types as application facts, the quota-ranking decision style, the
-monthly / quarterly / year-end schedule and a 52-community demo with a quota of 13.
+six goods with the five types as application facts (decided by the core's ``quota-ranking``
+style), the monthly / quarterly / year-end schedule and a 52-community demo with a quota of 13.
 
 The demo also records the person awards (十佳社区工作者, 十佳社区志愿者, 最美老姨妈), the
 yearly ranking of member departments (the core's generic selections) and monthly /
@@ -13,7 +13,6 @@ from core.plugins import hookimpl
 from plugins.brand_community.demo import DEMO
 from plugins.brand_community.rubric import RUBRIC_ID, brand_2019
 from plugins.brand_community.schedule import default_schedule
-from plugins.brand_community.style import QuotaRankingStyle
 
 __version__ = "0.1.0"
 CIVIC_PLUGIN_API = 1
@@ -22,11 +21,6 @@ CIVIC_PLUGIN_API = 1
 @hookimpl
 def civic_rubrics():
     return [brand_2019()]
-
-
-@hookimpl
-def civic_decision_styles():
-    return [QuotaRankingStyle()]
 
 
 @hookimpl

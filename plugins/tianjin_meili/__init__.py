@@ -1,5 +1,5 @@
-"""Tianjin 美丽社区 / 精品美丽社区 campaigns: the 2017 rubric, the threshold decision style
-and the Dongli 2020 schedule."""
+"""Tianjin 美丽社区 / 精品美丽社区 campaigns: the 2017 rubric (decided by the core's
+``threshold`` style), the Dongli 2020 schedule and a demo."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from core.plugins import hookimpl
 from plugins.tianjin_meili.demo import DEMO
 from plugins.tianjin_meili.rubric import RUBRIC_ID, meili_2017
 from plugins.tianjin_meili.schedule import default_schedule
-from plugins.tianjin_meili.style import ThresholdStyle
 
 __version__ = "0.1.0"
 CIVIC_PLUGIN_API = 1
@@ -16,11 +15,6 @@ CIVIC_PLUGIN_API = 1
 @hookimpl
 def civic_rubrics():
     return [meili_2017()]
-
-
-@hookimpl
-def civic_decision_styles():
-    return [ThresholdStyle()]
 
 
 @hookimpl

@@ -1,5 +1,12 @@
-"""The threshold decision style: a level is awarded at a minimum official total, with
-vetoes, upheld objections and (optionally) the satisfaction rate as further conditions."""
+"""The threshold decision style (``threshold``): a level is awarded at a minimum official
+total, with vetoes, upheld objections and (optionally) the satisfaction rate as further
+conditions, and optionally only to communities that hold, or are awarded at the same time,
+another level of the rubric.
+
+Everything it checks comes from the rubric's ``rules`` (defaults for every level) and each
+level's own ``rules`` (see :class:`LevelRules`), so any rubric can use it; the Tianjin
+美丽社区 rubric of ``plugins/tianjin_meili`` is one example.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,15 @@
-"""The checklist-by-type decision style: a community is awarded a demonstration type when
-assessors found every checklist item that type requires met, the quantitative facts the
-type asks for still hold, and nothing vetoes it (no veto item; in the final decision, no
-upheld objection).
+"""The checklist-by-type decision style (``checklist-by-type``): each level of the rubric is
+a type (for instance a demonstration type, 示范类型), and a community is awarded a type
+when assessors found every checklist item that type requires met, the quantitative facts
+the type asks for still hold, and nothing vetoes it (no veto item; in the final decision,
+no upheld objection).
 
 Checklist items are scored 0 (not met) or 1 (met); an item counts as met when the official
 points (the rubric's aggregation over assessors) reach its maximum. Each candidacy stands
 for one type; types are judged independently, so a community may be awarded several.
+
+Everything it checks comes from the rubric's ``rules`` and each level's own (see
+:class:`LevelRules`); the Bazhong 示范 rubric of ``plugins/bazhong_demo`` is one example.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class FactRequirement(_Strict):
 
 
 class LevelRules(_Strict):
-    """What one demonstration type requires. Rubric-wide ``rules`` are defaults."""
+    """What one type (level) requires. Rubric-wide ``rules`` are defaults."""
 
     required_categories: list[str] = Field(default_factory=list)
     required_items: list[str] = Field(default_factory=list)
@@ -120,7 +124,7 @@ class ChecklistByTypeStyle:
                 raise ValueError(f"item {item.id!r}: checklist items are met (1) or not (0); max_points is {item.max_points}")
 
     def check_application(self, rubric: Rubric, level: str, self_total: Decimal, facts: dict[str, Any]) -> list[str]:
-        """The type's quantitative requirements, checked against the facts the street reports."""
+        """The type's quantitative requirements, checked against the facts the application reports."""
         return [check["reason"] for r in self.rules(rubric, level).facts if not (check := evaluate_fact(r, facts))["passed"]]
 
     def preliminary(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:

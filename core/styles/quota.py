@@ -1,8 +1,11 @@
-"""The quota-ranking decision style (名额制评选): the top N candidates by official total.
+"""The quota-ranking decision style (``quota-ranking``, 名额制评选): the top N candidates by
+official total.
 
-Seed 004 selects brand communities by quota ("全区52个社区共评选出13个品牌社区"), not by a
-pass mark. N is the campaign's quota (``DecisionContext.quota``), applied to each level of
-the campaign separately.
+For campaigns that select by quota rather than by a pass mark (the brand-community rubric
+of ``plugins/brand_community`` is one example: 13 places for 52 communities). N is the
+campaign's quota (``DecisionContext.quota``), applied to each level of the campaign
+separately. The other parameters come from the rubric's ``rules`` and each level's own
+(see :class:`QuotaRules`).
 
 **Ranking.** Candidates of a level are ordered by these keys; each key only separates
 candidates that every key before it left tied:
@@ -36,8 +39,9 @@ list (and deciding it) raises :class:`core.errors.RuleViolation` naming the miss
 so opening the public notice records nothing. The application gate cannot refuse earlier:
 ``check_application`` is not told the campaign.
 
-**Gate.** An application must declare one of the rubric's types (``rules.types``, the five
-types 五型) as the fact named by ``rules.type_fact`` (default ``type``).
+**Gate.** An application must declare one of the rubric's types (``rules.types``, such as
+the five types 五型 of brand communities) as the fact named by ``rules.type_fact`` (default
+``type``).
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ class QuotaRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    types: list[str] = Field(min_length=1, description="The types an application may declare (五型)")
+    types: list[str] = Field(min_length=1, description="The types an application may declare (e.g. 五型)")
     type_fact: str = Field(default="type", min_length=1, description="The application fact naming the type")
     require_survey: bool = Field(default=True, description="No satisfaction survey excludes from the decision")
     reserve_places: int | None = Field(default=None, ge=0, description="Reserves on the notice list (None: all)")
