@@ -49,7 +49,7 @@ def ledger() -> CivicLedger:
 
 
 def fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
     raise typer.Exit(code=1)
 
 

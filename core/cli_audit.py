@@ -1,56 +1,51 @@
-"""``civic audit``: recompute recorded decisions and look up titles on a date (read-only)."""
+"""``civic audit``: verification, export bundles, anchors, titles on a date and what-if (read-only)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from core.cli import AUDITOR, dump, err, fail, ledger, out, titled_table
+from core.cli import AUDITOR, dump, fail, ledger, out, titled_table
+from core.cli_integrity import anchor, export, progress_bar, verify_file, verify_store
 from core.errors import CivicError, InvalidInput
 
-audit_app = typer.Typer(help="Auditing: verify decisions, titles on a date (审计, read-only).", no_args_is_help=True)
-
-STATUS_LABELS = {"confirmed": "一致 confirmed", "mismatched": "不一致 mismatched", "unverifiable": "无法验证 unverifiable"}
+audit_app = typer.Typer(
+    help="Auditing (审计, read-only): verify chains and decisions on the store or in an exported bundle, "
+    "export bundles, anchor chain heads, titles on a date, what-if under another rubric version.",
+    no_args_is_help=True,
+)
+audit_app.command("export")(export)
+audit_app.command("anchor")(anchor)
 
 
 @audit_app.command("verify")
 def verify(
-    campaign: Annotated[Optional[str], typer.Option(help="Campaign id")] = None,
-    tenant: Annotated[Optional[str], typer.Option(help="Every campaign of this tenant")] = None,
+    bundle: Annotated[Optional[Path], typer.Argument(
+        help="An exported bundle to check offline: no store is opened and no plugin is used",
+    )] = None,
+    campaign: Annotated[Optional[str], typer.Option(help="Only this campaign's record (its streams and decisions)")] = None,
+    tenant: Annotated[Optional[str], typer.Option(help="Only this tenant's record")] = None,
+    anchor_file: Annotated[Optional[Path], typer.Option(
+        "--anchor", help="An anchor written earlier by `civic audit anchor`: every head in it must still be there, unchanged",
+    )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Recompute every recorded decision from the recorded events with the rubric version it
-    names, and report each as confirmed or mismatched (with the differing lines).
-    Exits 1 when any decision does not verify."""
-    try:
-        if (campaign is None) == (tenant is None):
-            raise InvalidInput("--campaign/--tenant", campaign or tenant, "exactly one of --campaign ID or --tenant CODE")
-        ledger_app = ledger()
-        ids = [campaign] if campaign else [c["id"] for c in ledger_app.campaigns_of(AUDITOR, tenant) if c["decided"]]
-        rows = []
-        for campaign_id in ids:
-            for verdict in ledger_app.verify_decisions(AUDITOR, campaign_id):
-                rows.append({"campaign_id": campaign_id, **verdict.__dict__})
-    except CivicError as exc:
-        fail(exc)
-    if as_json:
-        dump(rows)
+    """Check hash chains and recompute recorded decisions (核验), on the store or in a bundle.
+
+    The chains: every event is checked against its link; the first broken event of each
+    stream is named. The decisions: each is recomputed from the recorded events with the
+    rubric version it names and reported as confirmed or mismatched, with the differing
+    lines. Without options: the whole configured store. With BUNDLE: that file alone,
+    offline. Exits 1 when anything does not verify."""
+    if bundle is not None:
+        if campaign or tenant or anchor_file:
+            fail(InvalidInput("--campaign/--tenant/--anchor", campaign or tenant or str(anchor_file),
+                              "none of them with a bundle file: a bundle is checked as a whole"))
+        verify_file(bundle, as_json)
     else:
-        table = titled_table("决定复核 decision verification", ("campaign", "candidacy", "community", "level", "result"))
-        for row in rows:
-            table.add_row(row["campaign_id"][:8], row["candidacy_id"], row["community"], row["level"], STATUS_LABELS[row["status"]])
-        out.print(table)
-        for row in rows:
-            if row["differences"]:
-                out.print(f"[bold]{row['community']} {row['level']}[/] ({row['candidacy_id']}):")
-                for line in row["differences"]:
-                    out.print(line, markup=False, highlight=False)
-        confirmed = sum(r["status"] == "confirmed" for r in rows)
-        out.print(f"{confirmed}/{len(rows)} decisions confirmed")
-    if any(r["status"] != "confirmed" for r in rows):
-        err.print("some decisions do not verify")
-        raise typer.Exit(code=1)
+        verify_store(campaign, tenant, anchor_file, as_json)
 
 
 @audit_app.command("titles")
@@ -73,3 +68,77 @@ def titles(
     out.print(table)
     if not rows:
         out.print("无 none")
+
+
+NAMED_LABELS = {True: "命名 named", False: "不命名 not named", None: "无法评分 unscorable"}
+
+
+@audit_app.command("whatif")
+def whatif(
+    campaign: Annotated[str, typer.Option(help="Campaign id (a decided campaign)")],
+    rubric: Annotated[str, typer.Option(
+        metavar="RUBRIC@VERSION",
+        help="Rubric version to recompute with, one the campaign's tenant can use "
+        "(a plugin's or the tenant's imported one), e.g. tianjin-meili@2017",
+    )],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recompute a campaign's decisions under another rubric version (推演); records nothing.
+
+    What if the campaign had used another rubric version? Recompute every recorded
+    decision from the same evidence (the events at the stream positions each decision
+    recorded) under RUBRIC@VERSION and its decision style, and list the decisions that would
+    change, with the reasons and the differing checks and figures, then how many would not.
+    Records nothing."""
+    try:
+        ledger_app = ledger()
+        with progress_bar() as update:
+
+            def step(done: int, total: int) -> None:
+                update(f"推演 recomputing under {rubric}", done, total)
+
+            result = ledger_app.whatif(AUDITOR, campaign, rubric, progress=step)
+    except CivicError as exc:
+        fail(exc)
+    if as_json:
+        dump(result.as_dict())
+        return
+    out.print(
+        f"[bold]推演 what-if[/] · campaign {result.campaign} ({result.campaign_id}) · tenant {result.tenant}\n"
+        f"记录 recorded: {result.recorded_rubric}  ->  推演 what-if: [bold]{result.rubric}[/] "
+        f"({result.provided_by}, style {result.style})",
+        soft_wrap=True,
+    )
+    for note in result.notes:
+        out.print(f"[yellow]注意 NOTE[/] {note}", soft_wrap=True)
+    changed = result.changed
+    table = titled_table(
+        f"将改变的决定 decisions that would change ({len(changed)})",
+        ("候选 candidacy", "社区 community", "级别 level", "记录 recorded", "推演 what-if", "原因 reasons"),
+    )
+    for row in changed:
+        table.add_row(
+            row.candidacy_id, row.community, row.level, NAMED_LABELS[row.recorded_named],
+            NAMED_LABELS[row.whatif_named], "; ".join(row.reasons),
+        )
+    out.print(table)
+    for row in changed:
+        out.print(f"[bold]{row.community} {row.level}[/] ({row.candidacy_id}):")
+        for note in row.notes:
+            out.print(f"  注意 note: {note}", markup=False, highlight=False)
+        for line in row.differences:
+            out.print(f"  {line}", markup=False, highlight=False)
+    unscorable = result.unscorable
+    if unscorable:
+        table = titled_table(
+            f"无法评分 cannot be scored under {result.rubric} ({len(unscorable)})",
+            ("候选 candidacy", "社区 community", "级别 level", "记录 recorded", "原因 why"),
+        )
+        for row in unscorable:
+            table.add_row(row.candidacy_id, row.community, row.level, NAMED_LABELS[row.recorded_named], "; ".join(row.reasons))
+        out.print(table)
+    out.print(
+        f"{len(changed)} 项改变 would change, {len(result.unchanged)} 项不变 unchanged"
+        + (f", {len(unscorable)} 项无法评分 cannot be scored" if unscorable else "")
+        + f" (of {len(result.decisions)} decisions); 未记录任何内容 nothing was recorded"
+    )

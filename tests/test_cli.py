@@ -21,11 +21,18 @@ def invoke(*args: str, env: dict[str, str] | None = None):
     return result
 
 
-@pytest.mark.parametrize(
-    "command",
-    [[], ["demo"], ["plugins"], ["rubric"], ["rubric", "list"], ["rubric", "show"], ["history"], ["campaigns"],
-     ["audit"], ["audit", "verify"], ["audit", "titles"]],
-)
+def _commands(group=None, path=()):
+    """Every command and group of the ``civic`` application, found by walking it."""
+    import typer
+
+    group = group or typer.main.get_command(cli)
+    yield list(path)
+    if hasattr(group, "commands"):
+        for name, command in group.commands.items():
+            yield from _commands(command, (*path, name))
+
+
+@pytest.mark.parametrize("command", list(_commands()), ids=lambda c: " ".join(c) or "civic")
 def test_every_command_has_help(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0

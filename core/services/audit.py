@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -14,8 +16,9 @@ from eventsourcing.application import AggregateNotFoundError
 
 from core.actors import Actor
 from core.domain import Campaign, Candidacy, Community
-from core.errors import CivicError, InvalidInput, NotFound, PluginError
-from core.plugins.types import CandidateEvidence, DecisionContext
+from core.errors import CivicError, InvalidInput, NotFound, PluginError, RuleViolation
+from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
+from core.rubric import Rubric
 from core.services.decisions import plain, summary
 from core.services.selections import SelectionCommands
 
@@ -164,12 +167,366 @@ class AuditQueries(SelectionCommands):
             raise NotFound("stream", stream_id)
         return aggregate
 
+    # -- what-if: the same evidence under another rubric version ---------------------------
+
+    def whatif(
+        self, actor: Actor, campaign_id: str, rubric_ref: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> WhatIf:
+        """Recompute every recorded decision of a campaign under another rubric version
+        (``rubric_ref`` = ``id@version``, one the campaign's tenant can use) and report, per
+        decision, what the other version would decide, why, and which figures and checks
+        differ. Reads only: nothing is recorded.
+
+        Each decision's evidence is rebuilt from the events at the stream positions the
+        decision recorded, scored under the other version and decided by that version's
+        decision style over the candidates on the recorded public notice. A candidacy that
+        was not on the notice is added to the what-if list when the other version's
+        preliminary list (drawn over every decided candidacy, as at the notice) would have
+        listed it. A candidacy the other version cannot score (items or a level it lacks) is
+        reported with the reason. ``progress(done, total)`` is called as decisions are
+        rebuilt (``done`` 0 first, once the total is known).
+        """
+        campaign = self.campaign(actor, campaign_id)  # NotFound for anyone who may not see it
+        other, provided_by = self._whatif_rubric(actor, campaign, rubric_ref)
+        inputs = self.decision_inputs(actor, campaign_id)
+        recorded_rubric = dict(campaign.rubric)
+        same = other.content_hash == recorded_rubric["hash"]
+        total = len(inputs.decisions)
+        if progress is not None:
+            progress(0, total)
+
+        evidence: dict[str, CandidateEvidence] = {}
+        unscorable: dict[str, list[str]] = {}
+        for done, (cid, decision) in enumerate(inputs.decisions.items(), start=1):
+            at = self._decision_streams(actor, decision)
+            problems = _unscorable_under(other, at["candidacy"])
+            if not problems:
+                try:
+                    evidence[cid] = self.evidence(other, at["candidacy"], at["community"])
+                except RuleViolation as exc:
+                    problems = [f"{other.ref}: {exc}"]
+            if problems:
+                unscorable[cid] = problems
+            if progress is not None:
+                progress(done, total)
+
+        notes: list[str] = []
+        try:
+            style = self.plugins.style(other.style)
+        except PluginError as exc:
+            style = None
+            for cid in evidence:
+                unscorable[cid] = [f"{other.ref}: {exc}"]
+            evidence = {}
+        if style is not None:
+            installed = {"name": style.name, "version": style.version}
+            used = {(d["derivation"]["style"]["name"], d["derivation"]["style"]["version"]) for d in inputs.decisions.values()}
+            for name, version in sorted(used):
+                if {"name": name, "version": version} != installed:
+                    notes.append(
+                        f"决定记录时使用评定方式 {name} {version}，推演使用 {style.name} {style.version} "
+                        f"(decisions were recorded with style {name} {version}; the what-if uses {style.name} {style.version})"
+                    )
+        context = DecisionContext(rubric=other, levels=list(inputs.context.levels), quota=inputs.context.quota)
+
+        # the what-if public notice list: the recorded one, plus candidacies the other
+        # version's preliminary list would have added (only another version can add any)
+        listed = [cid for cid in inputs.on_notice if cid in evidence]
+        not_listed = [cid for cid in inputs.decisions if cid not in inputs.on_notice and cid in evidence]
+        preliminary: dict[str, Outcome] = {}
+        if style is not None and not same and not_listed:
+            try:
+                preliminary = {o.candidacy_id: o for o in style.preliminary(context, list(evidence.values()))}
+            except (CivicError, ValueError, KeyError) as exc:
+                for cid in not_listed:
+                    unscorable[cid] = [f"{other.ref}: preliminary list / 初选名单: {exc}"]
+                    del evidence[cid]
+                not_listed = []
+        added = [cid for cid in not_listed if cid in preliminary and preliminary[cid].named]
+
+        outcomes: dict[str, Outcome] = {}
+        candidates = [evidence[cid] for cid in inputs.decisions if cid in listed or cid in added]
+        if style is not None and candidates:
+            try:
+                outcomes = {o.candidacy_id: o for o in style.decide(context, candidates)}
+            except (CivicError, ValueError, KeyError) as exc:
+                for c in candidates:
+                    unscorable[c.candidacy_id] = [f"{other.ref}: decision / 命名决定: {exc}"]
+                    del evidence[c.candidacy_id]
+            for c in candidates:
+                if c.candidacy_id not in outcomes and c.candidacy_id not in unscorable:
+                    unscorable[c.candidacy_id] = [
+                        f"{other.ref}: 评定方式未给出结果 (decision style {style.name} returned no outcome for it)"
+                    ]
+
+        # figures of the recorded version's preliminary list, to show what the other one changes
+        recorded_listing = self._recorded_listing(inputs) if preliminary else {}
+
+        rows = []
+        for cid, decision in inputs.decisions.items():
+            recorded = decision["derivation"]
+            recorded_named = bool(recorded["named"])
+            base = dict(
+                candidacy_id=cid,
+                community=inputs.evidence[cid].community_name,
+                level=inputs.evidence[cid].level,
+                recorded_named=recorded_named,
+                recorded_reasons=list(recorded["reasons"]),
+                recorded_total=recorded["outcome"].get("total"),
+                on_notice=cid in inputs.on_notice,
+            )
+            if cid in unscorable:
+                rows.append(WhatIfDecision(**base, whatif_named=None, changed=False, status="unscorable",
+                                           reasons=unscorable[cid]))
+                continue
+            row_notes: list[str] = []
+            outcome = outcomes.get(cid)
+            if outcome is not None and cid in inputs.on_notice:
+                named, reasons = outcome.named, list(outcome.reasons)
+                differences = _changes(
+                    {"named": recorded_named, "outcome": recorded["outcome"]},
+                    {"named": named, "outcome": plain(outcome.derivation)},
+                )
+            else:
+                listed_before = recorded["outcome"].get("preliminary") or {"listed": False, "reasons": []}
+                if cid in preliminary:  # another version: its own preliminary list decides the listing
+                    listing = preliminary[cid]
+                    now = {"listed": listing.named, "reasons": list(listing.reasons), **plain(listing.derivation)}
+                    figures = recorded_listing.get(cid, {})
+                    before = {**listed_before, **{k: v for k, v in figures.items() if k not in listed_before}}
+                else:  # the same version: the recorded listing stands
+                    now = before = listed_before
+                if outcome is not None:  # the other version would have put it on the notice
+                    named, reasons = outcome.named, list(outcome.reasons)
+                    row_notes.append(
+                        f"未列入所记录的公示名单；按 {other.ref} 的初选规则将列入公示，公示期内无从提出异议 "
+                        f"(not on the recorded public notice list; {other.ref}'s preliminary list would have "
+                        "listed it, and no objection could have been filed against it)"
+                    )
+                else:
+                    named, reasons = False, [NOT_LISTED, *now.get("reasons", [])]
+                differences = _changes(
+                    {"named": recorded_named, "preliminary": before}, {"named": named, "preliminary": now}
+                )
+            changed = named != recorded_named
+            rows.append(WhatIfDecision(
+                **base,
+                whatif_named=named,
+                changed=changed,
+                status="changed" if changed else "unchanged",
+                reasons=reasons,
+                whatif_total=str(evidence[cid].total),
+                differences=differences,
+                notes=row_notes,
+            ))
+        return WhatIf(
+            campaign_id=str(campaign.id),
+            campaign=campaign.code,
+            tenant=campaign.tenant,
+            recorded_rubric=f"{recorded_rubric['id']}@{recorded_rubric['version']}",
+            recorded_hash=recorded_rubric["hash"],
+            rubric=other.ref,
+            rubric_hash=other.content_hash,
+            provided_by=provided_by,
+            style=f"{style.name} {style.version}" if style is not None else other.style,
+            decisions=rows,
+            notes=notes,
+        )
+
+    def _whatif_rubric(self, actor: Actor, campaign: Campaign, rubric_ref: Any) -> tuple[Rubric, str]:
+        """The rubric version ``id@version`` among those the campaign's tenant can use (its
+        own imported versions and the plugins'), and who provides it."""
+        tenant = self.tenant(actor, campaign.tenant)
+        provided = {p.rubric.ref: p for p in self.plugins.rubrics()}
+        allowed = sorted({*tenant.rubrics, *provided})
+        ref = rubric_ref.strip() if isinstance(rubric_ref, str) else None
+        if ref in tenant.rubrics:
+            return self.rubric_by_hash(tenant.rubrics[ref]), f"tenant {tenant.code}"
+        if ref in provided:
+            return provided[ref].rubric, f"plugin {provided[ref].plugin}"
+        raise InvalidInput(
+            "rubric", rubric_ref,
+            f"RUBRIC@VERSION, a version tenant {tenant.code} can use: {', '.join(allowed) or '(none)'}",
+        )
+
+    def _recorded_listing(self, inputs: DecisionInputs) -> dict[str, dict[str, Any]]:
+        """The figures of the recorded version's preliminary list (the notice records only
+        listed/reasons), recomputed from the same evidence; empty if its style is missing."""
+        try:
+            style = self.plugins.style(inputs.context.rubric.style)
+            outcomes = style.preliminary(inputs.context, list(inputs.evidence.values()))
+        except (CivicError, ValueError, KeyError):
+            return {}
+        return {o.candidacy_id: plain(o.derivation) for o in outcomes}
+
+    def _decision_streams(self, actor: Actor, decision: dict[str, Any]) -> dict[str, Any]:
+        """The candidacy and community as the decision read them (its recorded positions)."""
+        positions = decision["derivation"]["positions"]
+        kinds = {"candidacy": Candidacy, "community": Community}
+        return {
+            kind: self.load(kinds[kind], stream, actor, kind, version=version, readonly=True)
+            for kind, (stream, version) in positions.items()
+            if kind in kinds
+        }
+
 
 class MissingRubric(NotFound):
     """A decision names a rubric version the store does not hold."""
 
     def __init__(self, message: str) -> None:
         CivicError.__init__(self, message)
+
+
+NOT_LISTED = "未列入公示名单 (not on the public notice list)"
+
+
+@dataclass
+class WhatIfDecision:
+    """One recorded decision and what another rubric version would decide instead."""
+
+    candidacy_id: str
+    community: str
+    level: str
+    recorded_named: bool
+    whatif_named: bool | None  # None: the other version cannot score this candidacy
+    changed: bool  # the what-if names it where the record does not, or the reverse
+    status: str  # "changed" | "unchanged" | "unscorable"
+    reasons: list[str]  # the what-if reasons; for an unscorable candidacy, why
+    recorded_reasons: list[str]
+    recorded_total: str | None
+    on_notice: bool  # on the recorded public notice list
+    whatif_total: str | None = None
+    differences: list[str] = field(default_factory=list)  # "path: recorded -> what-if"
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WhatIf:
+    """A campaign's decisions recomputed under another rubric version (nothing recorded)."""
+
+    campaign_id: str
+    campaign: str
+    tenant: str
+    recorded_rubric: str  # id@version the campaign pinned and decided with
+    recorded_hash: str
+    rubric: str  # id@version of the what-if
+    rubric_hash: str
+    provided_by: str
+    style: str
+    decisions: list[WhatIfDecision]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[WhatIfDecision]:
+        return [d for d in self.decisions if d.status == "changed"]
+
+    @property
+    def unchanged(self) -> list[WhatIfDecision]:
+        return [d for d in self.decisions if d.status == "unchanged"]
+
+    @property
+    def unscorable(self) -> list[WhatIfDecision]:
+        return [d for d in self.decisions if d.status == "unscorable"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _item_order(item_id: str) -> tuple[int, int, str]:
+    return (0, int(item_id), item_id) if item_id.isdigit() else (1, 0, item_id)
+
+
+def _ids_text(item_ids: list[str]) -> str:
+    """Item ids, runs of consecutive numbers shortened: ``1, 3-7, V1``."""
+    parts: list[str] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        if run:
+            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+            run.clear()
+
+    for item_id in sorted(item_ids, key=_item_order):
+        if item_id.isdigit() and str(int(item_id)) == item_id:
+            if run and int(item_id) != run[-1] + 1:
+                flush()
+            run.append(int(item_id))
+        else:
+            flush()
+            parts.append(item_id)
+    flush()
+    return ", ".join(parts)
+
+
+def _unscorable_under(rubric: Rubric, candidacy: Candidacy) -> list[str]:
+    """Why ``rubric`` cannot score this candidacy's recorded evidence (empty when it can)."""
+    problems = []
+    levels = [lv.id for lv in rubric.levels]
+    if candidacy.level not in levels:
+        problems.append(
+            f"{rubric.ref} 未设级别 {candidacy.level} "
+            f"(level {candidacy.level!r} is not defined by {rubric.ref}; its levels: {', '.join(levels)})"
+        )
+    sheets = [sheet for kind in candidacy.scores.values() for sheet in kind.values()]
+    sheets.append(candidacy.application_scores)
+    known = {item.id: item for item in rubric.items()}
+    lacking = _ids_text(list({item for sheet in sheets for item in sheet if item not in known}))
+    if lacking:
+        problems.append(
+            f"{rubric.ref} 无评分项 {lacking} "
+            f"(item(s) {lacking} of the recorded score sheets are not items of {rubric.ref})"
+        )
+    over = _ids_text(list({
+        item for sheet in sheets for item, points in sheet.items()
+        if item in known and Decimal(points) > known[item].max_points
+    }))
+    if over:
+        problems.append(
+            f"{rubric.ref} 中评分项 {over} 的分值低于所记录的得分 "
+            f"(recorded points for item(s) {over} exceed their maximum under {rubric.ref})"
+        )
+    vetoes = sorted(set(candidacy.vetoes) - {v.id for v in rubric.veto_items})
+    if vetoes:
+        problems.append(
+            f"{rubric.ref} 无一票否决项 {', '.join(vetoes)} "
+            f"(recorded veto item(s) {', '.join(vetoes)} are not veto items of {rubric.ref})"
+        )
+    return problems
+
+
+def _flat(value: Any, path: str, into: dict[str, Any]) -> dict[str, Any]:
+    """Plain derivation data as path -> value; a list of checks is keyed by rule."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flat(item, f"{path}.{key}" if path else str(key), into)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) and "rule" in v for v in value):
+        for check in value:
+            _flat({k: v for k, v in check.items() if k != "rule"}, f"{path}[{check['rule']}]", into)
+    else:
+        into[path] = value
+    return into
+
+
+_ABSENT = object()
+
+
+def _shown(value: Any, limit: int = 160) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _changes(recorded: dict[str, Any], whatif: dict[str, Any]) -> list[str]:
+    """The figures and checks that differ, one line each: ``path: recorded -> what-if``."""
+    a, b = _flat(recorded, "", {}), _flat(whatif, "", {})
+    paths = [*a, *(p for p in b if p not in a)]
+    return [
+        f"{path}: {_shown(a.get(path, _ABSENT))} -> {_shown(b.get(path, _ABSENT))}"
+        for path in paths
+        if a.get(path, _ABSENT) != b.get(path, _ABSENT)
+    ]
 
 
 def _diff(recorded: dict[str, Any], recomputed: dict[str, Any]) -> list[str]:

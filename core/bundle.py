@@ -1,0 +1,448 @@
+"""Export bundles: one self-contained file with a campaign's events, the rubric versions
+they name and a manifest, checked offline with no database and no plugin installed.
+
+The format is UTF-8 text, one record per line, fields separated by TAB::
+
+    civic-ledger-bundle 1                                   (line 1: what this file is)
+    M  <manifest: JSON>                                     (line 2)
+    R  <sha256:hex>  <rubric definition: canonical JSON>    (one per rubric version)
+    E  <stream id>  <position>  <link hex>  <topic>  <state>    (one per event)
+    S  <sha256 of the manifest line>  <sha256 of every byte before this line>
+
+Events are grouped by stream, in position order; ``state`` is the event exactly as the
+store holds it (JSON; ``b64:`` + base64 if it ever held a TAB or line break). Every field
+is written in one canonical spelling and read back strictly, so each byte of the file is
+covered: event bytes by the hash chain (:mod:`core.chain`), rubric lines by their content
+hash, the manifest (counts, chain heads, root) by its hash in the seal line, and the
+whole file by the seal. A check reports each problem with its line and what the line
+holds, the most specific first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from core import chain
+from eventsourcing.utils import get_topic
+
+from core.actors import Actor, Role
+from core.domain import RubricRecord
+from core.errors import InvalidInput, StoreTampered
+
+MAGIC = b"civic-ledger-bundle 1"
+FORMAT = "civic-ledger-bundle"
+HEX64 = re.compile(rb"^[0-9a-f]{64}$")
+RUBRIC_HASH = re.compile(rb"^sha256:[0-9a-f]{64}$")
+POSITION = re.compile(rb"^[1-9][0-9]{0,17}$")
+#: Offline checks read as an auditor of every tenant; nothing is ever recorded.
+RUBRIC_TOPIC = get_topic(RubricRecord.Recorded)
+OFFLINE_AUDITOR = Actor(id="civic-offline", role=Role.AUDITOR, organisation="offline bundle check", tenant="*")
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _state_field(state: bytes) -> bytes:
+    if b"\t" in state or b"\n" in state or b"\r" in state or state.startswith(b"b64:"):
+        return b"b64:" + base64.b64encode(state)
+    return state
+
+
+def export_bundle(
+    app: Any,
+    actor: Actor,
+    out: Path,
+    *,
+    campaign_id: str | None = None,
+    tenant: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Write the record of one campaign (or every campaign of a tenant) to ``out``; returns
+    the manifest. The chains of the exported streams are checked first: a store whose
+    chain is broken is not exported (:class:`StoreTampered` names the first break)."""
+    if (campaign_id is None) == (tenant is None):
+        raise InvalidInput("campaign/tenant", campaign_id or tenant, "exactly one of a campaign id or a tenant code")
+    if campaign_id is not None:
+        streams = app.campaign_streams(actor, campaign_id)
+        campaigns = [str(app.campaign(actor, campaign_id).id)]
+        scope = {"campaign": campaigns[0], "tenant": app.campaign(actor, campaign_id).tenant}
+    else:
+        streams = app.tenant_streams(actor, tenant)
+        campaigns = [str(c) for c in app.tenant(actor, tenant).campaigns]
+        scope = {"campaign": None, "tenant": tenant}
+    report = app.verify_chains(actor, streams)
+    if not report.intact:
+        first = report.breaks[0]
+        raise StoreTampered(
+            f"not exported: the chain of stream {first.stream} is broken at position {first.version} "
+            f"({first.explanation}); run `civic audit verify` on the store"
+        )
+    rubrics = {}
+    for stream, topic in report.first_topics.items():
+        if topic == RUBRIC_TOPIC:
+            record = app.repository.get(UUID(stream))
+            rubrics[record.content_hash] = record.definition
+    manifest = {
+        "format": FORMAT,
+        "version": 1,
+        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "exported_by": actor.as_record(),
+        "store": app.store.display,
+        "scope": scope,
+        "campaigns": campaigns,
+        "streams": report.streams,
+        "events": report.events,
+        "rubrics": sorted(rubrics),
+        "root": report.root,
+        "heads": {s: [v, h] for s, (v, h) in sorted(report.heads.items())},
+    }
+    manifest_line = b"M\t" + json.dumps(manifest, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    out = Path(out)
+    tmp = out.with_name(out.name + ".part")
+    seal = hashlib.sha256()
+    written = 0
+    try:
+        with open(tmp, "wb") as f:
+
+            def put(line: bytes) -> None:
+                seal.update(line)
+                f.write(line)
+
+            put(MAGIC + b"\n")
+            put(manifest_line)
+            for content_hash in sorted(rubrics):
+                put(b"R\t" + content_hash.encode() + b"\t" + rubrics[content_hash].encode("utf-8") + b"\n")
+            for row in app.recorder.select_chain(streams):
+                put(b"\t".join((
+                    b"E", str(row.stream).encode(), str(row.version).encode(), row.stored.hex().encode(),
+                    row.topic.encode("utf-8"), _state_field(row.state),
+                )) + b"\n")
+                written += 1
+                if progress is not None and not written % 2000:
+                    progress(written, report.events)
+            manifest_hash = hashlib.sha256(manifest_line).hexdigest()
+            f.write(f"S\t{manifest_hash}\t{seal.hexdigest()}\n".encode())
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if progress is not None:
+        progress(written, report.events)
+    return manifest
+
+
+# -- checking -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    what: str  # "header" | "manifest" | "rubric" | "event" | "seal" | "file"
+    message: str
+    stream: str | None = None
+    version: int | None = None
+    #: found by comparing totals (manifest, seal) rather than on the line itself
+    derived: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "what": self.what, "message": self.message, "stream": self.stream, "version": self.version}
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        event = f" (stream {self.stream} position {self.version})" if self.stream else ""
+        return f"{where}{event}: {self.message}"
+
+
+@dataclass
+class BundleReport:
+    manifest: dict[str, Any] | None = None
+    events: int = 0
+    streams: int = 0
+    rubrics: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def verified(self) -> bool:
+        return self.intact and all(v["status"] == "confirmed" for v in self.verdicts)
+
+
+def _order(p: Problem) -> tuple[int, int]:
+    """Problems found on a line first, in line order (the first names the changed line);
+    then those found by comparing totals: the manifest's, then the seal's."""
+    return (1, 0 if p.what == "manifest" else 1) if p.derived else (0, p.line)
+
+
+class _Reader:
+    """Reads a bundle strictly, collecting located problems instead of raising."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.problems: list[Problem] = []
+        self.events: list[tuple[UUID, int, str, bytes]] = []
+        self.rows: list[chain.ChainRow] = []
+        self.rubrics: dict[str, str] = {}
+        self.manifest: dict[str, Any] | None = None
+        self.manifest_line: bytes | None = None
+        self.seal: tuple[int, list[bytes]] | None = None
+        self.seal_offset: int | None = None
+
+    def problem(self, line: int, what: str, message: str, stream: str | None = None, version: int | None = None) -> None:
+        self.problems.append(Problem(line, what, message, stream, version))
+
+    def read(self, progress: Callable[[int], None] | None = None) -> None:
+        data = self.data
+        if not data.endswith(b"\n"):
+            self.problem(data.count(b"\n") + 1, "file", "the file does not end with a line break: it was cut short or extended")
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if not lines or lines[0] != MAGIC:
+            self.problem(1, "header", f"not a Civic Ledger bundle: line 1 must read {MAGIC.decode()!r}")
+        streams: dict[bytes, UUID] = {}
+        offset = 0
+        count = 0
+        for n, line in enumerate(lines, start=1):
+            start = offset
+            offset += len(line) + 1
+            if n == 1:
+                continue
+            kind = line[:2]
+            if kind == b"E\t":
+                count += 1
+                if progress is not None and not count % 20_000:
+                    progress(count)
+                self._event(n, line, streams)
+            elif kind == b"R\t":
+                self._rubric(n, line)
+            elif kind == b"M\t":
+                if n != 2 or self.manifest_line is not None:
+                    self.problem(n, "manifest", "a manifest line belongs on line 2 only")
+                    continue
+                self.manifest_line = line + b"\n"
+                try:
+                    manifest = json.loads(line[2:].decode("utf-8"))
+                    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                        raise ValueError(f"format is not {FORMAT!r}")
+                    self.manifest = manifest
+                except (UnicodeDecodeError, ValueError) as exc:
+                    self.problem(n, "manifest", f"the manifest cannot be read: {exc}")
+            elif kind == b"S\t":
+                if n != len(lines):
+                    self.problem(n, "seal", "the seal line must be the last line")
+                self.seal = (n, line.split(b"\t")[1:])
+                self.seal_offset = start
+            else:
+                self.problem(n, "file", f"unknown record {line[:12]!r}: lines start with M, R, E or S and a TAB")
+        if progress is not None:
+            progress(count)
+        if self.manifest_line is None:
+            self.problem(2, "manifest", "the manifest line (M) is missing")
+        if self.seal is None:
+            self.problems.append(Problem(max(1, len(lines)), "seal", "the seal line (S) is missing: the file was cut short", derived=True))
+
+    def _event(self, n: int, line: bytes, streams: dict[bytes, UUID]) -> None:
+        parts = line.split(b"\t")
+        if len(parts) != 6:
+            self.problem(n, "event", f"an event line has 6 fields, this one has {len(parts)}")
+            return
+        _, raw_stream, raw_version, raw_link, raw_topic, raw_state = parts
+        stream = streams.get(raw_stream)
+        if stream is None:
+            try:
+                stream = UUID(raw_stream.decode("ascii"))
+                if str(stream).encode() != raw_stream:
+                    raise ValueError("not in canonical form")
+            except (UnicodeDecodeError, ValueError) as exc:
+                self.problem(n, "event", f"stream id {raw_stream[:40]!r} is not a lower-case UUID ({exc})")
+                return
+            streams[raw_stream] = stream
+        if not POSITION.match(raw_version):
+            self.problem(n, "event", f"position {raw_version[:20]!r} is not a whole number >= 1 without leading zeros", str(stream))
+            return
+        version = int(raw_version)
+        if not HEX64.match(raw_link):
+            self.problem(n, "event", f"link {raw_link[:70]!r} is not 64 lower-case hexadecimal digits", str(stream), version)
+            return
+        try:
+            topic = raw_topic.decode("utf-8")
+        except UnicodeDecodeError:
+            self.problem(n, "event", "the topic is not UTF-8 text", str(stream), version)
+            return
+        state = raw_state
+        if raw_state.startswith(b"b64:"):
+            try:
+                state = base64.b64decode(raw_state[4:], validate=True)
+                if base64.b64encode(state) != raw_state[4:]:
+                    raise binascii.Error("not in canonical form")
+            except binascii.Error as exc:
+                self.problem(n, "event", f"the state is not valid base64 ({exc})", str(stream), version)
+                return
+        self.rows.append(chain.ChainRow(stream, version, topic, state, bytes.fromhex(raw_link.decode()), str(n)))
+
+    def _rubric(self, n: int, line: bytes) -> None:
+        parts = line.split(b"\t", 2)
+        if len(parts) != 3 or not RUBRIC_HASH.match(parts[1]):
+            self.problem(n, "rubric", "a rubric line is R, TAB, sha256:<64 hex>, TAB, the definition")
+            return
+        named = parts[1].decode()
+        actual = "sha256:" + hashlib.sha256(parts[2]).hexdigest()
+        if actual != named:
+            self.problem(n, "rubric", f"the rubric definition does not match its hash {named} (it hashes to {actual})")
+            return
+        if named in self.rubrics:
+            self.problem(n, "rubric", f"rubric version {named} appears twice")
+        self.rubrics[named] = parts[2].decode("utf-8")
+
+
+def _seal_digest(data: bytes, end: int, result: dict[str, str]) -> None:
+    result["digest"] = hashlib.sha256(memoryview(data)[:end]).hexdigest()
+
+
+def verify_bundle(
+    path: Path,
+    *,
+    decisions: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BundleReport:
+    """Check a bundle with nothing but the file: its structure and seal, every event's link,
+    the rubric hashes, the manifest's heads and counts, and (``decisions``) every recorded
+    decision whose style is built into the core, recomputed from the bundled events and
+    rubric data. Decisions made with a style only a plugin supplies are reported as
+    ``needs_plugin``, never as confirmed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput("bundle", str(path), f"a readable bundle file ({exc.strerror})") from None
+    report = BundleReport()
+    reader = _Reader(data)
+    # the seal digest runs beside the parsing (hashlib releases the GIL on large buffers)
+    seal_end = data.rfind(b"\nS\t") + 1 if b"\nS\t" in data else len(data)
+    sealed: dict[str, str] = {}
+    hasher = threading.Thread(target=_seal_digest, args=(data, seal_end, sealed))
+    hasher.start()
+    total = data.count(b"\nE\t")
+    reader.read(None if progress is None else lambda n: progress("read", n, total))
+    checked = chain.check(reader.rows, progress=None if progress is None else lambda n: progress("chain", n, total))
+    hasher.join()
+    report.events, report.streams, report.rubrics = checked.events, checked.streams, len(reader.rubrics)
+    report.manifest = reader.manifest
+    problems = reader.problems
+    for b in checked.breaks:
+        problems.append(Problem(int(b.where) if b.where else 0, "event", f"{b.explanation}{': ' + b.detail if b.detail else ''}", b.stream, b.version))
+    manifest = reader.manifest
+    if manifest is not None:
+        _compare_manifest(manifest, checked, reader, problems)
+    if reader.seal is not None:
+        n, fields = reader.seal
+        if len(fields) != 2 or not all(HEX64.match(x) for x in fields):
+            problems.append(Problem(n, "seal", "the seal line is S, TAB, 64 hex, TAB, 64 hex"))
+        else:
+            prefix_ok = fields[1].decode() == sealed.get("digest") and reader.seal_offset == seal_end
+            manifest_ok = reader.manifest_line is not None and fields[0].decode() == hashlib.sha256(reader.manifest_line).hexdigest()
+            if prefix_ok and not manifest_ok:
+                # every byte before the seal line is as sealed: the seal line itself changed
+                problems.append(Problem(n, "seal", "the manifest hash in the seal line was changed"))
+            if not prefix_ok:
+                if not manifest_ok:
+                    problems.append(Problem(2, "manifest", "the manifest does not match the hash in the seal line", derived=True))
+                problems.append(Problem(n, "seal", "the file's bytes do not match its seal (something before the seal line changed, or the seal did)", derived=True))
+    problems.sort(key=_order)
+    report.problems = problems
+    if decisions and manifest is not None and isinstance(manifest.get("campaigns"), list):
+        report.verdicts = _recompute(reader, manifest["campaigns"], progress)
+    return report
+
+
+def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, reader: _Reader, problems: list[Problem]) -> None:
+    heads = manifest.get("heads")
+    if not isinstance(heads, dict):
+        problems.append(Problem(2, "manifest", "the manifest has no 'heads'", derived=True))
+        return
+    computed = {s: [v, h] for s, (v, h) in checked.heads.items()}
+    for stream in sorted(set(heads) | set(computed)):
+        if heads.get(stream) != computed.get(stream):
+            problems.append(Problem(
+                2, "manifest", f"chain head of stream {stream}: manifest says {heads.get(stream)}, the events give {computed.get(stream)}",
+                stream, derived=True,
+            ))
+    for key, actual in (("events", checked.events), ("streams", checked.streams), ("root", checked.root)):
+        if manifest.get(key) != actual:
+            problems.append(Problem(2, "manifest", f"{key}: manifest says {manifest.get(key)!r}, the events give {actual!r}", derived=True))
+    if manifest.get("rubrics") != sorted(reader.rubrics):
+        problems.append(Problem(2, "manifest", f"rubrics: manifest says {manifest.get('rubrics')}, the file holds {sorted(reader.rubrics)}", derived=True))
+
+
+def _recompute(reader: _Reader, campaigns: list[Any], progress: Callable[[str, int, int], None] | None) -> list[dict[str, Any]]:
+    """Replay the bundled events into an in-memory ledger with no plugin and recompute."""
+    from eventsourcing.persistence import StoredEvent
+
+    from core.plugins import PluginHost
+    from core.services import CivicLedger
+
+    host = PluginHost()  # the core's built-in styles and aggregations, nothing installed
+    ledger = CivicLedger("memory://", plugins=host)
+    try:
+        ledger.recorder.insert_events([StoredEvent(r.stream, r.version, r.topic, r.state) for r in reader.rows])
+        built_in = set(host.styles())
+        verdicts: list[dict[str, Any]] = []
+        for n, campaign_id in enumerate(campaigns, start=1):
+            try:
+                verdicts.extend(_campaign_verdicts(ledger, str(campaign_id), built_in, reader.rubrics))
+            except Exception as exc:  # events altered so that they no longer replay
+                verdicts.append({
+                    "campaign_id": str(campaign_id), "candidacy_id": None, "community": None, "level": None,
+                    "status": "unverifiable",
+                    "differences": [f"the bundled events of this campaign cannot be replayed ({type(exc).__name__}: {exc})"],
+                })
+            if progress is not None:
+                progress("decisions", n, len(campaigns))
+        return verdicts
+    finally:
+        ledger.close()
+
+
+def _campaign_verdicts(ledger: Any, campaign_id: str, built_in: set[str], rubrics: dict[str, str]) -> list[dict[str, Any]]:
+    from core.errors import CivicError
+
+    try:
+        campaign = ledger.campaign(OFFLINE_AUDITOR, campaign_id)
+    except CivicError as exc:
+        return [{"campaign_id": campaign_id, "candidacy_id": None, "community": None, "level": None,
+                 "status": "unverifiable", "differences": [f"the campaign cannot be read from the bundle: {exc}"]}]
+    decided = [c for cid in campaign.candidacies if (c := ledger.candidacy(OFFLINE_AUDITOR, cid)).decision is not None]
+    if not decided:
+        return []
+    styles = {c.decision["derivation"]["style"]["name"] for c in decided}
+    missing = sorted(styles - built_in)
+    if missing:
+        note = (f"decision style {', '.join(missing)} is supplied by a plugin: only that plugin's code can recompute "
+                "these decisions; not checked offline (需插件代码复核)")
+        return [{"campaign_id": campaign_id, "candidacy_id": str(c.id), "community": ledger.community(OFFLINE_AUDITOR, c.community_id).name,
+                 "level": c.level, "status": "needs_plugin", "differences": [note]} for c in decided]
+    named = {c.decision["derivation"]["rubric"]["hash"] for c in decided} | {campaign.rubric["hash"]}
+    absent = sorted(h for h in named if h not in rubrics)
+    out = [{"campaign_id": campaign_id, **v.__dict__} for v in ledger.verify_decisions(OFFLINE_AUDITOR, campaign_id)]
+    if absent:
+        for v in out:
+            if v["status"] == "confirmed":
+                v["status"] = "unverifiable"
+                v["differences"] = [f"rubric version(s) {', '.join(absent)} are not among the bundle's rubric lines"]
+    return out
+

@@ -1,0 +1,222 @@
+"""``civic audit verify`` / ``export`` / ``anchor``: tamper evidence on the live store and
+in exported bundles (read-only: nothing is ever recorded)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from core.bundle import BundleReport, export_bundle, verify_bundle
+from core.chain import ChainReport
+from core.cli import AUDITOR, dump, err, fail, ledger, out, titled_table
+from core.errors import CivicError, InvalidInput
+
+VERDICT_LABELS = {
+    "confirmed": "一致 confirmed",
+    "mismatched": "不一致 mismatched",
+    "unverifiable": "无法验证 unverifiable",
+    "needs_plugin": "需插件复核 needs plugin code",
+}
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress bar on stderr (only on a terminal), one task per stage label."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int | None = None) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _read_anchor(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput("--anchor", str(path), f"an anchor file written by `civic audit anchor` ({exc})") from None
+
+
+def verify_store(campaign: str | None, tenant: str | None, anchor: Path | None, as_json: bool) -> None:
+    """Chains and decisions on the configured store: one campaign, a tenant, or everything."""
+    try:
+        if campaign is not None and tenant is not None:
+            raise InvalidInput("--campaign/--tenant", f"{campaign} / {tenant}", "at most one of --campaign ID or --tenant CODE")
+        anchor_data = _read_anchor(anchor)
+        app = ledger()
+        with progress_bar() as update:
+            if campaign is not None:
+                streams = app.campaign_streams(AUDITOR, campaign)
+            elif tenant is not None:
+                streams = app.tenant_streams(AUDITOR, tenant)
+            else:
+                streams = None
+            report = app.verify_chains(AUDITOR, streams, anchor=anchor_data, progress=lambda n: update("链条 chains", n, None))
+            if campaign is not None:
+                campaigns = [str(app.campaign(AUDITOR, campaign).id)]
+            elif tenant is not None:
+                campaigns = [str(c) for c in app.tenant(AUDITOR, tenant).campaigns]
+            else:
+                campaigns = app.campaigns_in_store(report)
+            verdicts = []
+            for n, campaign_id in enumerate(campaigns, start=1):
+                if app.campaign(AUDITOR, campaign_id).decided:
+                    verdicts += [{"campaign_id": campaign_id, **v.__dict__} for v in app.verify_decisions(AUDITOR, campaign_id)]
+                update("决定 decisions", n, len(campaigns))
+    except CivicError as exc:
+        fail(exc)
+    _print_chains(report, as_json, verdicts, scope={"campaign": campaign, "tenant": tenant, "anchor": str(anchor) if anchor else None})
+
+
+def _print_chains(report: ChainReport, as_json: bool, verdicts: list[dict[str, Any]], scope: dict[str, Any]) -> None:
+    ok = report.intact and all(v["status"] == "confirmed" for v in verdicts)
+    if as_json:
+        dump({
+            "scope": scope, "intact": report.intact, "streams": report.streams, "events": report.events,
+            "root": report.root, "breaks": [b.as_dict() for b in report.breaks], "decisions": verdicts, "verified": ok,
+        })
+    else:
+        out.print(f"链条 chains: {report.streams} streams, {report.events} events, root {report.root}")
+        if report.breaks:
+            table = titled_table("链条断点 chain breaks (first of each stream)", ("stream", "position", "problem", "detail"))
+            for b in report.breaks:
+                table.add_row(b.stream, str(b.version), b.explanation, b.detail)
+            out.print(table)
+        else:
+            out.print("链条完整 every chain is intact")
+        _print_verdicts(verdicts)
+    if not ok:
+        err.print("verification failed (核验未通过)")
+        raise typer.Exit(code=1)
+
+
+def _print_verdicts(verdicts: list[dict[str, Any]]) -> None:
+    if not verdicts:
+        out.print("无已作出的决定 no recorded decisions")
+        return
+    table = titled_table("决定复核 decision verification", ("campaign", "candidacy", "community", "level", "result"))
+    for row in verdicts:
+        table.add_row(row["campaign_id"][:8], row["candidacy_id"] or "-", row["community"] or "-", row["level"] or "-",
+                      VERDICT_LABELS[row["status"]])
+    out.print(table)
+    for row in verdicts:
+        if row["differences"] and row["status"] != "needs_plugin":
+            out.print(f"[bold]{row['community']} {row['level']}[/] ({row['candidacy_id']}):")
+            for line in row["differences"]:
+                out.print(line, markup=False, highlight=False)
+    plugin_only = [r for r in verdicts if r["status"] == "needs_plugin"]
+    if plugin_only:
+        out.print(plugin_only[0]["differences"][0], markup=False)
+    confirmed = sum(r["status"] == "confirmed" for r in verdicts)
+    out.print(f"{confirmed}/{len(verdicts)} decisions confirmed")
+
+
+def verify_file(bundle: Path, as_json: bool) -> None:
+    """Offline: the bundle alone, no store and no plugin."""
+    try:
+        with progress_bar() as update:
+            report = verify_bundle(bundle, progress=lambda stage, n, total: update(_STAGES.get(stage, stage), n, total))
+    except CivicError as exc:
+        fail(exc)
+    _print_bundle(bundle, report, as_json)
+
+
+_STAGES = {"read": "读取 reading", "chain": "链条 chains", "decisions": "决定 decisions"}
+
+
+def _print_bundle(bundle: Path, report: BundleReport, as_json: bool) -> None:
+    manifest = report.manifest or {}
+    if as_json:
+        dump({
+            "bundle": str(bundle), "intact": report.intact, "verified": report.verified,
+            "streams": report.streams, "events": report.events, "rubrics": report.rubrics,
+            "root": manifest.get("root"), "scope": manifest.get("scope"),
+            "problems": [p.as_dict() for p in report.problems], "decisions": report.verdicts,
+        })
+    else:
+        out.print(f"导出包 bundle {bundle}: {report.streams} streams, {report.events} events, {report.rubrics} rubric versions")
+        if manifest:
+            out.print(f"exported {manifest.get('exported_at')} from {manifest.get('store')}, root {manifest.get('root')}")
+        if report.problems:
+            table = titled_table("问题 problems (the first names the changed line)", ("line", "record", "problem"))
+            for p in report.problems:
+                where = f"{p.what}" + (f" {p.stream} @{p.version}" if p.stream and p.version else "")
+                table.add_row(str(p.line), where, p.message)
+            out.print(table)
+        else:
+            out.print("导出包完整 the bundle is intact: every byte matches its chain, hashes and seal")
+        _print_verdicts(report.verdicts)
+    if not report.verified:
+        err.print("verification failed (核验未通过)")
+        raise typer.Exit(code=1)
+
+
+def export(
+    out_file: Annotated[Path, typer.Option("--out", help="File to write (refused if it exists, unless --force)")],
+    campaign: Annotated[Optional[str], typer.Option(help="Campaign id")] = None,
+    tenant: Annotated[Optional[str], typer.Option(help="Every campaign of this tenant")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Export a campaign's record to one self-contained file (导出).
+
+    The file holds the events in order, the rubric versions they name and a manifest with
+    the chain heads; `civic audit verify FILE` checks it offline. A store whose chain is
+    broken is not exported."""
+    try:
+        if out_file.exists() and not force:
+            raise InvalidInput("--out", str(out_file), "a file that does not exist yet (or add --force)")
+        if out_file.is_dir():
+            raise InvalidInput("--out", str(out_file), "a file name, not a folder")
+        app = ledger()
+        with progress_bar() as update:
+            manifest = export_bundle(
+                app, AUDITOR, out_file, campaign_id=campaign, tenant=tenant,
+                progress=lambda n, total: update("导出 exporting", n, total),
+            )
+    except CivicError as exc:
+        fail(exc)
+    except OSError as exc:
+        fail(InvalidInput("--out", str(out_file), f"a writable file ({exc.strerror})"))
+    out.print(f"wrote {out_file}: {manifest['streams']} streams, {manifest['events']} events, "
+              f"{len(manifest['rubrics'])} rubric versions, root {manifest['root']}")
+
+
+def anchor(
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the anchor here instead of printing it")] = None,
+) -> None:
+    """Write down the head of every chain in the store (锚定).
+
+    Keep the anchor where the store's operators cannot change it: `civic audit verify
+    --anchor FILE` later proves that no event up to these heads was changed, even by someone
+    who recomputed the links."""
+    try:
+        app = ledger()
+        with progress_bar() as update:
+            data = app.anchor(AUDITOR, progress=lambda n: update("链条 chains", n, None))
+        text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+        if out_file is None:
+            out.file.write(text)
+        else:
+            out_file.write_text(text, encoding="utf-8")
+            out.print(f"wrote {out_file}: {data['streams']} streams, {data['events']} events, root {data['root']}")
+    except CivicError as exc:
+        fail(exc)
+    except OSError as exc:
+        fail(InvalidInput("--out", str(out_file), f"a writable file ({exc.strerror})"))
+    if not data["intact"]:
+        err.print("the store's chains are broken: run `civic audit verify` (链条断裂)")
+        raise typer.Exit(code=1)

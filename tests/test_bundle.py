@@ -1,0 +1,199 @@
+"""Export bundles: exported from every store, verified offline with no store and no plugin;
+any single-byte change is detected and located on the line that holds it."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from core import bundle
+from core.actors import Actor, Role
+from core.bundle import export_bundle, verify_bundle
+from core.errors import InvalidInput, NotFound, StoreTampered
+from core.plugins import PluginHost
+from core.services import CivicLedger
+from tests.helpers import World
+from tests.test_chain import update_state
+from tests.test_lifecycle import run_to_decision
+
+AUDITOR = Actor(id="auditor", role=Role.AUDITOR, organisation="审计", tenant="*")
+
+
+@pytest.fixture(scope="module")
+def demo_bundles(tmp_path_factory) -> dict[str, Path]:
+    """Every installed demo, built on a memory store and exported campaign by campaign."""
+    folder = tmp_path_factory.mktemp("bundles")
+    app = CivicLedger("memory://", plugins=PluginHost.discover())
+    paths = {}
+    for name, (demo, _) in sorted(app.plugins.demos().items()):
+        campaign_id = demo.build(app, lambda _: None)
+        paths[name] = folder / f"{name}.bundle"
+        export_bundle(app, AUDITOR, paths[name], campaign_id=campaign_id)
+    app.close()
+    return paths
+
+
+def test_every_demo_decision_verifies_offline(demo_bundles):
+    assert set(demo_bundles) == {"tianjin-dongli-2020", "bazhong-2020", "brand-community-2019"}
+    for name, path in demo_bundles.items():
+        report = verify_bundle(path)
+        assert report.intact, (name, [str(p) for p in report.problems])
+        assert report.verdicts and {v["status"] for v in report.verdicts} == {"confirmed"}, name
+        assert report.verified
+
+
+def test_offline_verification_uses_no_plugin(demo_bundles, monkeypatch):
+    # nothing installed: entry points are never read
+    monkeypatch.setattr(PluginHost, "load_entry_points", lambda self: pytest.fail("an offline check loaded plugins"))
+    monkeypatch.setattr(PluginHost, "discover", classmethod(lambda cls: pytest.fail("an offline check discovered plugins")))
+    assert verify_bundle(demo_bundles["brand-community-2019"]).verified
+
+
+def test_the_bundle_holds_what_the_manifest_says(demo_bundles):
+    lines = demo_bundles["tianjin-dongli-2020"].read_bytes().split(b"\n")
+    assert lines[0] == bundle.MAGIC and lines[-1] == b""
+    manifest = json.loads(lines[1][2:])
+    events = [line for line in lines if line.startswith(b"E\t")]
+    rubrics = [line for line in lines if line.startswith(b"R\t")]
+    assert manifest["events"] == len(events) and len(manifest["heads"]) == manifest["streams"]
+    assert manifest["rubrics"] == [line.split(b"\t")[1].decode() for line in rubrics]
+    assert lines[-2].startswith(b"S\t")
+
+
+def _line_of(data: bytes, position: int) -> int:
+    return data.count(b"\n", 0, position) + 1
+
+
+def _positions(data: bytes, sample: int, seed: int) -> list[int]:
+    """Every line's first and last byte (its line break), every field boundary, and a
+    seeded random sample of the rest."""
+    chosen = {0, len(data) - 1}
+    start = 0
+    for line in data.split(b"\n")[:-1]:
+        end = start + len(line)
+        chosen.update({start, end, (start + end) // 2})
+        chosen.update(start + i for i, byte in enumerate(line) if byte == 9)
+        start = end + 1
+    rng = random.Random(seed)
+    chosen.update(rng.randrange(len(data)) for _ in range(sample))
+    return sorted(chosen)
+
+
+@pytest.mark.parametrize("name", ["tianjin-dongli-2020", "bazhong-2020"])
+def test_any_single_byte_change_is_detected_and_located(demo_bundles, tmp_path, name):
+    data = demo_bundles[name].read_bytes()
+    target = tmp_path / "changed.bundle"
+    positions = _positions(data, sample=300, seed=len(data))
+    assert len(positions) > 1000
+    for position in positions:
+        for flip in (0x01, 0x20):
+            changed = bytearray(data)
+            changed[position] ^= flip
+            target.write_bytes(bytes(changed))
+            report = verify_bundle(target, decisions=False)
+            assert not report.intact, (position, flip)
+            first = report.problems[0]
+            assert first.line == _line_of(data, position), (position, flip, str(first), data[position - 20:position + 20])
+
+
+def test_a_changed_event_names_its_stream_and_position(demo_bundles, tmp_path):
+    data = demo_bundles["tianjin-dongli-2020"].read_bytes()
+    lines = data.split(b"\n")
+    n = next(i for i, line in enumerate(lines) if line.startswith(b"E\t") and b'"official"' in line)
+    _, stream, version, *_ = lines[n].split(b"\t")
+    lines[n] = lines[n].replace(b'"official"', b'"offici4l"', 1)
+    target = tmp_path / "changed.bundle"
+    target.write_bytes(b"\n".join(lines))
+    report = verify_bundle(target)
+    first = report.problems[0]
+    assert (first.line, first.what, first.stream, first.version) == (n + 1, "event", stream.decode(), int(version))
+    assert "changed" in first.message
+    assert not report.verified
+
+
+def test_broken_or_foreign_files_are_reported_not_crashed_on(tmp_path, demo_bundles):
+    empty = tmp_path / "empty.bundle"
+    empty.write_bytes(b"")
+    assert [p.line for p in verify_bundle(empty).problems][:1] == [1]
+    noise = tmp_path / "noise.bundle"
+    noise.write_bytes(bytes(random.Random(7).randrange(256) for _ in range(5000)))
+    assert not verify_bundle(noise).intact
+    cut = tmp_path / "cut.bundle"
+    data = demo_bundles["bazhong-2020"].read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    report = verify_bundle(cut)
+    assert not report.intact and any(p.what == "seal" for p in report.problems)
+    with pytest.raises(InvalidInput, match="bundle"):
+        verify_bundle(tmp_path / "absent.bundle")
+
+
+def test_a_decision_of_a_plugin_only_style_is_not_passed_offline(demo_bundles):
+    reader = bundle._Reader(demo_bundles["tianjin-dongli-2020"].read_bytes())
+    reader.read()
+    manifest = reader.manifest
+    from eventsourcing.persistence import StoredEvent
+
+    ledger = CivicLedger("memory://", plugins=PluginHost())
+    try:
+        ledger.recorder.insert_events([StoredEvent(r.stream, r.version, r.topic, r.state) for r in reader.rows])
+        verdicts = bundle._campaign_verdicts(ledger, manifest["campaigns"][0], set(), reader.rubrics)
+    finally:
+        ledger.close()
+    assert verdicts and {v["status"] for v in verdicts} == {"needs_plugin"}
+    assert "only that plugin's code can recompute" in verdicts[0]["differences"][0]
+
+
+# -- exporting from each store ---------------------------------------------------------------
+
+
+@pytest.fixture
+def decided(app):
+    world = World(app)
+    ids = run_to_decision(world)
+    app.decide(world.owner, ids["campaign"], on="2020-11-20")
+    return world, ids
+
+
+def test_export_from_every_store_verifies_offline(decided, tmp_path):
+    world, ids = decided
+    path = tmp_path / "campaign.bundle"
+    manifest = export_bundle(world.app, AUDITOR, path, campaign_id=ids["campaign"])
+    assert manifest["scope"] == {"campaign": ids["campaign"], "tenant": world.owner.tenant}
+    report = verify_bundle(path)
+    assert report.verified, [str(p) for p in report.problems]
+    assert {v["candidacy_id"] for v in report.verdicts} == {ids[k] for k in ("c1", "c2", "c3", "c1p")}
+    # the bundle's root is the live store's root over the same streams
+    live = world.app.verify_chains(AUDITOR, world.app.campaign_streams(AUDITOR, ids["campaign"]))
+    assert manifest["root"] == live.root
+
+
+def test_a_tenant_export_holds_every_campaign(decided, tmp_path):
+    world, ids = decided
+    path = tmp_path / "tenant.bundle"
+    manifest = export_bundle(world.app, AUDITOR, path, tenant=world.owner.tenant)
+    assert ids["campaign"] in manifest["campaigns"]
+    assert verify_bundle(path).verified
+
+
+def test_a_store_with_a_broken_chain_is_not_exported(decided, tmp_path):
+    from uuid import UUID
+
+    world, ids = decided
+    update_state(world.app, UUID(ids["c2"]), 2, b'"', b"'")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with pytest.raises(StoreTampered, match=f"stream {ids['c2']} is broken at position 2"):
+        export_bundle(world.app, AUDITOR, folder / "campaign.bundle", campaign_id=ids["campaign"])
+    assert not list(folder.iterdir())  # not even a partial file
+
+
+def test_export_is_scoped_to_what_the_actor_may_see(decided, tmp_path):
+    world, ids = decided
+    stranger = Actor(id="x", role=Role.AUDITOR, organisation="别处", tenant="elsewhere")
+    with pytest.raises(NotFound):
+        export_bundle(world.app, stranger, tmp_path / "x.bundle", campaign_id=ids["campaign"])
+    with pytest.raises(InvalidInput, match="exactly one"):
+        export_bundle(world.app, AUDITOR, tmp_path / "x.bundle")
