@@ -317,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loads", type=int, default=20, help="timed loads in b)")
     parser.add_argument("--assessors", type=int, default=10,
                         help="full official sheets in the candidacy of b); the other events are corrections")
+    parser.add_argument("--bundle-events", type=int, default=1_000_000,
+                        help="events in the generated bundle verified offline in c); 0 skips c)")
     args = parser.parse_args(argv)
 
     base_url = os.environ.get(ENV_VAR, "").strip() or DEFAULT_URL
@@ -336,7 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         bench_loading(bench, args.events, args.loads, args.assessors)
     finally:
         bench.close()
-        stderr.print(f"done in {time.perf_counter() - began:.0f} s; schema {schema} dropped")
+        stderr.print(f"schema {schema} dropped")
+    if args.bundle_events:
+        from bench.bundle_gen import bench_offline_verification
+
+        bench_offline_verification(args.bundle_events, result, stderr.print)
+    stderr.print(f"done in {time.perf_counter() - began:.0f} s")
     return 0
 
 

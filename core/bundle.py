@@ -23,12 +23,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import gc
 import hashlib
 import json
+import mmap
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from core import chain
 from eventsourcing.utils import get_topic
 
 from core.actors import Actor, Role
-from core.domain import RubricRecord
+from core.domain import Campaign, Candidacy, RubricRecord
 from core.errors import InvalidInput, StoreTampered
 
 MAGIC = b"civic-ledger-bundle 1"
@@ -108,39 +110,54 @@ def export_bundle(
         "root": report.root,
         "heads": {s: [v, h] for s, (v, h) in sorted(report.heads.items())},
     }
+    heads = report.heads
+
+    def lines() -> Iterator[bytes]:
+        # up to the checked heads: events recorded meanwhile belong to a later export
+        rows = (r for r in app.recorder.select_chain(streams) if r.version <= heads[str(r.stream)][0])
+        for n, row in enumerate(rows, start=1):
+            yield event_line(row.stream, row.version, row.stored, row.topic, row.state)
+            if progress is not None and not n % 2000:
+                progress(n, report.events)
+
+    write_bundle(Path(out), manifest, rubrics, lines())
+    if progress is not None:
+        progress(report.events, report.events)
+    return manifest
+
+
+def event_line(stream: UUID, version: int, link_: bytes, topic: bytes, state: bytes) -> bytes:
+    """One event as a bundle line (with its line break); ``topic`` as UTF-8 bytes."""
+    return b"\t".join((
+        b"E", str(stream).encode(), str(version).encode(), link_.hex().encode(), topic, _state_field(state),
+    )) + b"\n"
+
+
+def write_bundle(out: Path, manifest: dict[str, Any], rubrics: dict[str, str], event_lines: Iterable[bytes]) -> None:
+    """Write a bundle: header, ``manifest``, the rubric definitions (hash -> canonical JSON),
+    the event lines (from :func:`event_line`, grouped by stream in position order) and the
+    seal. Written to ``out.part`` and renamed, so ``out`` is never a partial file."""
     manifest_line = b"M\t" + json.dumps(manifest, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-    out = Path(out)
     tmp = out.with_name(out.name + ".part")
     seal = hashlib.sha256()
-    written = 0
     try:
         with open(tmp, "wb") as f:
-
-            def put(line: bytes) -> None:
+            for line in _bundle_lines(manifest_line, rubrics, event_lines):
                 seal.update(line)
                 f.write(line)
-
-            put(MAGIC + b"\n")
-            put(manifest_line)
-            for content_hash in sorted(rubrics):
-                put(b"R\t" + content_hash.encode() + b"\t" + rubrics[content_hash].encode("utf-8") + b"\n")
-            for row in app.recorder.select_chain(streams):
-                put(b"\t".join((
-                    b"E", str(row.stream).encode(), str(row.version).encode(), row.stored.hex().encode(),
-                    row.topic.encode("utf-8"), _state_field(row.state),
-                )) + b"\n")
-                written += 1
-                if progress is not None and not written % 2000:
-                    progress(written, report.events)
-            manifest_hash = hashlib.sha256(manifest_line).hexdigest()
-            f.write(f"S\t{manifest_hash}\t{seal.hexdigest()}\n".encode())
+            f.write(f"S\t{hashlib.sha256(manifest_line).hexdigest()}\t{seal.hexdigest()}\n".encode())
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             tmp.unlink()
-    if progress is not None:
-        progress(written, report.events)
-    return manifest
+
+
+def _bundle_lines(manifest_line: bytes, rubrics: dict[str, str], event_lines: Iterable[bytes]) -> Iterator[bytes]:
+    yield MAGIC + b"\n"
+    yield manifest_line
+    for content_hash in sorted(rubrics):
+        yield b"R\t" + content_hash.encode() + b"\t" + rubrics[content_hash].encode("utf-8") + b"\n"
+    yield from event_lines
 
 
 # -- checking -----------------------------------------------------------------------------------
@@ -190,79 +207,100 @@ def _order(p: Problem) -> tuple[int, int]:
 
 
 class _Reader:
-    """Reads a bundle strictly, collecting located problems instead of raising."""
+    """Reads a bundle strictly, collecting located problems instead of raising.
 
-    def __init__(self, data: bytes) -> None:
+    :meth:`rows` walks the file once by offsets (no copy of the event states) and yields
+    each event as a :class:`~core.chain.ChainRow` with its line number; everything else
+    (header, manifest, rubrics, seal) is collected on the way.
+    """
+
+    def __init__(self, data: bytes, keep: bool = True) -> None:
         self.data = data
+        self.keep = keep
         self.problems: list[Problem] = []
-        self.events: list[tuple[UUID, int, str, bytes]] = []
         self.rows: list[chain.ChainRow] = []
+        self.topics: dict[bytes, str] = {}
         self.rubrics: dict[str, str] = {}
         self.manifest: dict[str, Any] | None = None
         self.manifest_line: bytes | None = None
         self.seal: tuple[int, list[bytes]] | None = None
         self.seal_offset: int | None = None
+        self.lines = 0
+        self.expected = 0  # events the manifest announces (for progress)
 
     def problem(self, line: int, what: str, message: str, stream: str | None = None, version: int | None = None) -> None:
         self.problems.append(Problem(line, what, message, stream, version))
 
     def read(self, progress: Callable[[int], None] | None = None) -> None:
+        """Read everything (keeping the event rows), without checking chains."""
+        for _ in self.rows_of_file(progress):
+            pass
+
+    def rows_of_file(self, progress: Callable[[int], None] | None = None) -> Iterator[chain.ChainRow]:
         data = self.data
-        if not data.endswith(b"\n"):
-            self.problem(data.count(b"\n") + 1, "file", "the file does not end with a line break: it was cut short or extended")
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        if not lines or lines[0] != MAGIC:
+        view = memoryview(data)
+        size = len(data)
+        find = data.find
+        if data[-1:] != b"\n":
+            lines = bytes(data).count(b"\n") + 1
+            self.problem(lines, "file", "the file does not end with a line break: it was cut short or extended")
+        first_end = find(b"\n")
+        if (data[:first_end] if first_end >= 0 else data) != MAGIC:
             self.problem(1, "header", f"not a Civic Ledger bundle: line 1 must read {MAGIC.decode()!r}")
         streams: dict[bytes, UUID] = {}
-        offset = 0
+        topics = self.topics
+        keep = self.rows.append if self.keep else None
+        pos = size if first_end < 0 else first_end + 1
+        n = 1
         count = 0
-        for n, line in enumerate(lines, start=1):
-            start = offset
-            offset += len(line) + 1
-            if n == 1:
-                continue
-            kind = line[:2]
+        while pos < size:
+            n += 1
+            end = find(b"\n", pos)
+            if end < 0:
+                end = size
+            kind = data[pos:pos + 2]
             if kind == b"E\t":
                 count += 1
                 if progress is not None and not count % 20_000:
                     progress(count)
-                self._event(n, line, streams)
+                t1 = find(b"\t", pos + 2, end)
+                t2 = find(b"\t", t1 + 1, end) if t1 >= 0 else -1
+                t3 = find(b"\t", t2 + 1, end) if t2 >= 0 else -1
+                t4 = find(b"\t", t3 + 1, end) if t3 >= 0 else -1
+                if t4 < 0 or find(b"\t", t4 + 1, end) >= 0:
+                    fields = data[pos:end].count(b"\t") + 1
+                    self.problem(n, "event", f"an event line has 6 fields, this one has {fields}")
+                else:
+                    row = self._event(n, data[pos + 2:t1], data[t1 + 1:t2], data[t2 + 1:t3], data[t3 + 1:t4],
+                                      view[t4 + 1:end], streams, topics)
+                    if row is not None:
+                        if keep is not None:
+                            keep(row)
+                        yield row
             elif kind == b"R\t":
-                self._rubric(n, line)
+                self._rubric(n, data[pos:end])
             elif kind == b"M\t":
-                if n != 2 or self.manifest_line is not None:
-                    self.problem(n, "manifest", "a manifest line belongs on line 2 only")
-                    continue
-                self.manifest_line = line + b"\n"
-                try:
-                    manifest = json.loads(line[2:].decode("utf-8"))
-                    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                        raise ValueError(f"format is not {FORMAT!r}")
-                    self.manifest = manifest
-                except (UnicodeDecodeError, ValueError) as exc:
-                    self.problem(n, "manifest", f"the manifest cannot be read: {exc}")
+                self._manifest(n, data[pos:end])
             elif kind == b"S\t":
-                if n != len(lines):
+                if end + 1 < size:
                     self.problem(n, "seal", "the seal line must be the last line")
-                self.seal = (n, line.split(b"\t")[1:])
-                self.seal_offset = start
+                self.seal = (n, data[pos:end].split(b"\t")[1:])
+                self.seal_offset = pos
             else:
-                self.problem(n, "file", f"unknown record {line[:12]!r}: lines start with M, R, E or S and a TAB")
+                self.problem(n, "file", f"unknown record {data[pos:min(end, pos + 12)]!r}: lines start with M, R, E or S and a TAB")
+            pos = end + 1
+        self.lines = n
         if progress is not None:
             progress(count)
         if self.manifest_line is None:
             self.problem(2, "manifest", "the manifest line (M) is missing")
         if self.seal is None:
-            self.problems.append(Problem(max(1, len(lines)), "seal", "the seal line (S) is missing: the file was cut short", derived=True))
+            self.problems.append(Problem(max(1, n), "seal", "the seal line (S) is missing: the file was cut short", derived=True))
 
-    def _event(self, n: int, line: bytes, streams: dict[bytes, UUID]) -> None:
-        parts = line.split(b"\t")
-        if len(parts) != 6:
-            self.problem(n, "event", f"an event line has 6 fields, this one has {len(parts)}")
-            return
-        _, raw_stream, raw_version, raw_link, raw_topic, raw_state = parts
+    def _event(
+        self, n: int, raw_stream: bytes, raw_version: bytes, raw_link: bytes, raw_topic: bytes, raw_state: memoryview,
+        streams: dict[bytes, UUID], topics: dict[bytes, str],
+    ) -> chain.ChainRow | None:
         stream = streams.get(raw_stream)
         if stream is None:
             try:
@@ -271,30 +309,46 @@ class _Reader:
                     raise ValueError("not in canonical form")
             except (UnicodeDecodeError, ValueError) as exc:
                 self.problem(n, "event", f"stream id {raw_stream[:40]!r} is not a lower-case UUID ({exc})")
-                return
+                return None
             streams[raw_stream] = stream
-        if not POSITION.match(raw_version):
+        if not (raw_version.isdigit() and raw_version[:1] != b"0" and len(raw_version) <= 18):
             self.problem(n, "event", f"position {raw_version[:20]!r} is not a whole number >= 1 without leading zeros", str(stream))
-            return
+            return None
         version = int(raw_version)
-        if not HEX64.match(raw_link):
+        if len(raw_link) != 64 or not HEX64.match(raw_link):
             self.problem(n, "event", f"link {raw_link[:70]!r} is not 64 lower-case hexadecimal digits", str(stream), version)
-            return
-        try:
-            topic = raw_topic.decode("utf-8")
-        except UnicodeDecodeError:
-            self.problem(n, "event", "the topic is not UTF-8 text", str(stream), version)
-            return
-        state = raw_state
-        if raw_state.startswith(b"b64:"):
+            return None
+        if raw_topic not in topics:
+            try:
+                topics[raw_topic] = raw_topic.decode("utf-8")
+            except UnicodeDecodeError:
+                self.problem(n, "event", "the topic is not UTF-8 text", str(stream), version)
+                return None
+        state: bytes | memoryview = raw_state
+        if raw_state[:4] == b"b64:":
             try:
                 state = base64.b64decode(raw_state[4:], validate=True)
                 if base64.b64encode(state) != raw_state[4:]:
                     raise binascii.Error("not in canonical form")
             except binascii.Error as exc:
                 self.problem(n, "event", f"the state is not valid base64 ({exc})", str(stream), version)
-                return
-        self.rows.append(chain.ChainRow(stream, version, topic, state, bytes.fromhex(raw_link.decode()), str(n)))
+                return None
+        return chain.ChainRow(stream, version, raw_topic, state, binascii.unhexlify(raw_link), n)
+
+    def _manifest(self, n: int, line: bytes) -> None:
+        if n != 2 or self.manifest_line is not None:
+            self.problem(n, "manifest", "a manifest line belongs on line 2 only")
+            return
+        self.manifest_line = line + b"\n"
+        try:
+            manifest = json.loads(line[2:].decode("utf-8"))
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                raise ValueError(f"format is not {FORMAT!r}")
+            self.manifest = manifest
+            if isinstance(manifest.get("events"), int):
+                self.expected = manifest["events"]
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.problem(n, "manifest", f"the manifest cannot be read: {exc}")
 
     def _rubric(self, n: int, line: bytes) -> None:
         parts = line.split(b"\t", 2)
@@ -327,19 +381,36 @@ def verify_bundle(
     rubric data. Decisions made with a style only a plugin supplies are reported as
     ``needs_plugin``, never as confirmed."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            # mapped, not read: a bundle of a million events is gigabytes
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
     except OSError as exc:
         raise InvalidInput("bundle", str(path), f"a readable bundle file ({exc.strerror})") from None
+    try:
+        return _verify(data, decisions, progress)
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
+
+
+def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None) -> BundleReport:
     report = BundleReport()
-    reader = _Reader(data)
+    reader = _Reader(data, keep=decisions)
     # the seal digest runs beside the parsing (hashlib releases the GIL on large buffers)
-    seal_end = data.rfind(b"\nS\t") + 1 if b"\nS\t" in data else len(data)
+    seal_at = data.rfind(b"\nS\t")
+    seal_end = seal_at + 1 if seal_at >= 0 else len(data)
     sealed: dict[str, str] = {}
     hasher = threading.Thread(target=_seal_digest, args=(data, seal_end, sealed))
     hasher.start()
-    total = data.count(b"\nE\t")
-    reader.read(None if progress is None else lambda n: progress("read", n, total))
-    checked = chain.check(reader.rows, progress=None if progress is None else lambda n: progress("chain", n, total))
+    rows = reader.rows_of_file(None if progress is None else lambda n: progress("chain", n, reader.expected))
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small objects, none of them cyclic: no collector passes
+    try:
+        checked = chain.check(rows)
+    finally:
+        if collecting:
+            gc.enable()
     hasher.join()
     report.events, report.streams, report.rubrics = checked.events, checked.streams, len(reader.rubrics)
     report.manifest = reader.manifest
@@ -399,7 +470,11 @@ def _recompute(reader: _Reader, campaigns: list[Any], progress: Callable[[str, i
     host = PluginHost()  # the core's built-in styles and aggregations, nothing installed
     ledger = CivicLedger("memory://", plugins=host)
     try:
-        ledger.recorder.insert_events([StoredEvent(r.stream, r.version, r.topic, r.state) for r in reader.rows])
+        topics = reader.topics
+        ledger.recorder.insert_linked(
+            [StoredEvent(r.stream, r.version, topics[r.topic], bytes(r.state)) for r in reader.rows],
+            [r.stored for r in reader.rows],
+        )
         built_in = set(host.styles())
         verdicts: list[dict[str, Any]] = []
         for n, campaign_id in enumerate(campaigns, start=1):
@@ -422,11 +497,14 @@ def _campaign_verdicts(ledger: Any, campaign_id: str, built_in: set[str], rubric
     from core.errors import CivicError
 
     try:
-        campaign = ledger.campaign(OFFLINE_AUDITOR, campaign_id)
+        campaign = ledger.load(Campaign, campaign_id, OFFLINE_AUDITOR, "campaign", readonly=True)
     except CivicError as exc:
         return [{"campaign_id": campaign_id, "candidacy_id": None, "community": None, "level": None,
                  "status": "unverifiable", "differences": [f"the campaign cannot be read from the bundle: {exc}"]}]
-    decided = [c for cid in campaign.candidacies if (c := ledger.candidacy(OFFLINE_AUDITOR, cid)).decision is not None]
+    decided = [
+        c for cid in campaign.candidacies
+        if (c := ledger.load(Candidacy, cid, OFFLINE_AUDITOR, "candidacy", readonly=True)).decision is not None
+    ]
     if not decided:
         return []
     styles = {c.decision["derivation"]["style"]["name"] for c in decided}

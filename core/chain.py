@@ -34,6 +34,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from uuid import UUID
 
 GENESIS = bytes(32)
@@ -49,29 +50,28 @@ PROBLEMS = {
 }
 
 
-def link(prev: bytes, stream: UUID, version: int, topic: str, state: bytes) -> bytes:
+def link(prev: bytes, stream: UUID, version: int, topic: str | bytes, state: bytes) -> bytes:
     """The link of one event (see the module docstring)."""
     h = hashlib.sha256(prev)
     h.update(stream.bytes)
     h.update(version.to_bytes(8, "big"))
-    h.update(topic.encode("utf-8"))
+    h.update(topic if isinstance(topic, bytes) else topic.encode("utf-8"))
     h.update(b"\x00")
     h.update(state)
     return h.digest()
 
 
-@dataclass(frozen=True)
-class ChainRow:
+class ChainRow(NamedTuple):
     """One stored event and its stored link; ``topic``/``state`` are None when only the
-    link is left, ``stored`` is None when the event has no link. ``where`` tells a reader
-    where the record is (a line of an export, say)."""
+    link is left, ``stored`` is None when the event has no link. ``topic`` is the topic's
+    UTF-8 bytes. ``where`` tells a reader where the record is (a line of an export, say)."""
 
     stream: UUID
     version: int
-    topic: str | None
-    state: bytes | None
+    topic: bytes | None
+    state: bytes | memoryview | None
     stored: bytes | None
-    where: str = ""
+    where: int | str = ""
 
 
 @dataclass(frozen=True)
@@ -143,52 +143,57 @@ def check(
     report = report if report is not None else ChainReport()
     current: UUID | None = None
     prev = GENESIS
+    stream_bytes = b""
     expected = 1
     broken = False
     last_version = 0
     count = 0
     sha256 = hashlib.sha256
+    breaks, heads, first_topics, kept = report.breaks, report.heads, report.first_topics, report.kept
     for row in rows:
-        if row.stream != current:
+        stream, version, topic, state, stored, where = row
+        if stream is not current and stream != current:
             if current is not None:
-                report.heads[str(current)] = (last_version, prev.hex())
-            current, prev, expected, broken = row.stream, GENESIS, 1, False
+                heads[str(current)] = (last_version, prev.hex())
+            current, prev, expected, broken = stream, GENESIS, 1, False
+            stream_bytes = stream.bytes
             report.streams += 1
-            if row.version == 1 and row.topic is not None:
-                report.first_topics[str(row.stream)] = row.topic
+            if version == 1 and topic is not None:
+                first_topics[str(stream)] = topic.decode("utf-8", "replace")
         count += 1
         if progress is not None and not count % 10_000:
             progress(count)
-        problem = detail = None
-        if row.version != expected:
-            problem, detail = "gap", f"expected position {expected}, found {row.version}"
-        elif row.state is None or row.topic is None:
-            problem = "missing"
-        elif row.stored is None:
-            problem = "unchained"
+        problem = None
+        if version != expected:
+            problem, detail = "gap", f"expected position {expected}, found {version}"
+        elif state is None or topic is None:
+            problem, detail = "missing", ""
+        elif stored is None:
+            problem, detail = "unchained", ""
         else:
             report.events += 1
             h = sha256(prev)
-            h.update(row.stream.bytes)
-            h.update(row.version.to_bytes(8, "big"))
-            h.update(row.topic.encode("utf-8"))
+            h.update(stream_bytes)
+            h.update(version.to_bytes(8, "big"))
+            h.update(topic)
             h.update(b"\x00")
-            h.update(row.state)
+            h.update(state)
             computed = h.digest()
-            if computed != row.stored:
+            if computed != stored:
                 problem = "changed"
-                detail = f"recorded link {row.stored.hex()[:16]}…, recomputed {computed.hex()[:16]}…"
+                detail = f"recorded link {stored.hex()[:16]}…, recomputed {computed.hex()[:16]}…"
         if problem is not None and not broken:
             broken = True
-            report.breaks.append(Break(str(row.stream), expected if problem == "gap" else row.version, problem, detail or "", row.where))
-        if keep and row.stored is not None and keep.get(row.stream) == row.version:
-            report.kept[(str(row.stream), row.version)] = row.stored.hex()
+            breaks.append(Break(str(stream), expected if problem == "gap" else version, problem, detail, str(where)))
+        if keep and stored is not None and keep.get(stream) == version:
+            kept[(str(stream), version)] = stored.hex()
         # carry on from the stored link, so later events are judged on their own
-        prev = row.stored if row.stored is not None else prev
-        expected = row.version + 1
-        last_version = row.version
+        if stored is not None:
+            prev = stored
+        expected = version + 1
+        last_version = version
     if current is not None:
-        report.heads[str(current)] = (last_version, prev.hex())
+        heads[str(current)] = (last_version, prev.hex())
     if progress is not None:
         progress(count)
     return report

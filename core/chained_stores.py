@@ -88,6 +88,14 @@ class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
             self.links[(str(stream), version)] = digest
         return ids
 
+    def insert_linked(self, stored_events: Sequence[StoredEvent], links: Sequence[bytes]) -> None:
+        """Store events with links already checked (an exported bundle's), as they are."""
+        with self._database_lock:
+            self._assert_uniqueness(stored_events)
+            super()._update_table(stored_events)
+            for s, digest in zip(stored_events, links):
+                self.links[(str(s.originator_id), s.originator_version)] = digest
+
     def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
         with self._database_lock:
             index = {k: dict(v) for k, v in self._stored_events_index.items() if v}
@@ -98,7 +106,7 @@ class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
             uid = UUID(stream)
             for version in sorted(index[stream]):
                 s = events[index[stream][version]]
-                yield ChainRow(uid, version, s.topic, s.state, links.get((stream, version)))
+                yield ChainRow(uid, version, s.topic.encode("utf-8"), s.state, links.get((stream, version)))
 
     def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:
         with self._database_lock:
@@ -188,7 +196,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorde
                     uid = uid_of.get(r[0])
                     if uid is None:
                         uid = uid_of[r[0]] = UUID(r[0])
-                    yield ChainRow(uid, r[1], r[2], bytes(r[3]), None if r[4] is None else bytes(r[4]))
+                    yield ChainRow(uid, r[1], r[2].encode("utf-8"), bytes(r[3]), None if r[4] is None else bytes(r[4]))
 
     def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:
         where, params = self._where("h", streams)
@@ -302,7 +310,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 curs.execute(statement, params)
                 for r in curs:
                     yield ChainRow(
-                        r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]),
+                        r["originator_id"], r["originator_version"], r["topic"].encode("utf-8"), bytes(r["state"]),
                         None if r["link"] is None else bytes(r["link"]),
                     )
 

@@ -135,7 +135,7 @@ def verify_file(bundle: Path, as_json: bool) -> None:
     _print_bundle(bundle, report, as_json)
 
 
-_STAGES = {"read": "读取 reading", "chain": "链条 chains", "decisions": "决定 decisions"}
+_STAGES = {"chain": "链条 chains", "decisions": "决定 decisions"}
 
 
 def _print_bundle(bundle: Path, report: BundleReport, as_json: bool) -> None:

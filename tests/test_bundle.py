@@ -138,7 +138,7 @@ def test_a_decision_of_a_plugin_only_style_is_not_passed_offline(demo_bundles):
 
     ledger = CivicLedger("memory://", plugins=PluginHost())
     try:
-        ledger.recorder.insert_events([StoredEvent(r.stream, r.version, r.topic, r.state) for r in reader.rows])
+        ledger.recorder.insert_events([StoredEvent(r.stream, r.version, r.topic.decode(), bytes(r.state)) for r in reader.rows])
         verdicts = bundle._campaign_verdicts(ledger, manifest["campaigns"][0], set(), reader.rubrics)
     finally:
         ledger.close()

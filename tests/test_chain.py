@@ -292,15 +292,15 @@ def _rows(n: int, stream: UUID) -> list[ChainRow]:
     for v in range(1, n + 1):
         state = f'{{"n":{v}}}'.encode()
         prev = link(prev, stream, v, "t", state)
-        rows.append(ChainRow(stream, v, "t", state, prev))
+        rows.append(ChainRow(stream, v, b"t", state, prev))
     return rows
 
 
 def test_check_reports_the_first_break_of_each_stream_once():
     a, b = UUID(int=1), UUID(int=2)
     rows_a, rows_b = _rows(5, a), _rows(3, b)
-    rows_a[1] = replace(rows_a[1], state=b'{"n":9}')
-    rows_a[3] = replace(rows_a[3], state=b'{"n":8}')
+    rows_a[1] = rows_a[1]._replace(state=b'{"n":9}')
+    rows_a[3] = rows_a[3]._replace(state=b'{"n":8}')
     report = chain.check([*rows_a, *rows_b])
     assert [(x.stream, x.version, x.problem) for x in report.breaks] == [(str(a), 2, "changed")]
     assert report.heads[str(b)] == (3, rows_b[-1].stored.hex())

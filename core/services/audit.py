@@ -45,22 +45,24 @@ class Verdict:
 class AuditQueries(SelectionCommands):
     def decision_inputs(self, actor: Actor, campaign_id: str) -> DecisionInputs:
         """Rebuild, from the events alone, everything the campaign's decision style was given."""
-        campaign = self.campaign(actor, campaign_id)
+        campaign = self.load(Campaign, campaign_id, actor, "campaign", readonly=True)
         decisions: dict[str, dict[str, Any]] = {}
         evidence: dict[str, CandidateEvidence] = {}
         notice_campaign: Campaign | None = None
+        seen: dict[tuple[str, int], Any] = {}
         for cid in campaign.candidacies:
-            decision = self.candidacy(actor, cid).decision
+            decision = self.load(Candidacy, cid, actor, "candidacy", readonly=True).decision
             if decision is None:
                 continue
             positions = decision["derivation"]["positions"]
-            at = {
-                kind: self.load(
-                    {"candidacy": Candidacy, "community": Community, "campaign": Campaign}[kind],
-                    stream, actor, kind, version=version,
-                )
-                for kind, (stream, version) in positions.items()
-            }
+            at = {}
+            for kind, (stream, version) in positions.items():
+                # one decision's campaign (and often community) position is every decision's
+                key = (stream, version)
+                if key not in seen:
+                    cls = {"candidacy": Candidacy, "community": Community, "campaign": Campaign}[kind]
+                    seen[key] = self.load(cls, stream, actor, kind, version=version)
+                at[kind] = seen[key]
             notice_campaign = at["campaign"]
             rubric = self._named_rubric(decision["derivation"]["rubric"]["hash"])
             decisions[cid] = decision
@@ -530,6 +532,8 @@ def _changes(recorded: dict[str, Any], whatif: dict[str, Any]) -> list[str]:
 
 
 def _diff(recorded: dict[str, Any], recomputed: dict[str, Any]) -> list[str]:
+    if recorded == recomputed:
+        return []
     a = json.dumps(recorded, ensure_ascii=False, sort_keys=True, indent=1).splitlines()
     b = json.dumps(recomputed, ensure_ascii=False, sort_keys=True, indent=1).splitlines()
     if a == b:
