@@ -1,4 +1,4 @@
-# Civic Ledger: `make run` shows the demo campaign, `make test` runs the whole suite.
+# Civic Ledger: `make run` serves the HTTP interface with demo data, `make test` runs the whole suite.
 # Needs only Python 3.11+ and make; everything else is installed into .venv.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/civic demo
+	$(BIN)/civic serve --demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

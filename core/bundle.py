@@ -391,7 +391,10 @@ def verify_bundle(
         return _verify(data, decisions, progress)
     finally:
         if isinstance(data, mmap.mmap):
-            data.close()
+            try:
+                data.close()
+            except BufferError:  # a view still alive after an error: unmapped when collected
+                pass
 
 
 def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None) -> BundleReport:
@@ -437,8 +440,43 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
     problems.sort(key=_order)
     report.problems = problems
     if decisions and manifest is not None and isinstance(manifest.get("campaigns"), list):
-        report.verdicts = _recompute(reader, manifest["campaigns"], progress)
+        campaigns = [str(c) for c in manifest["campaigns"]]
+        if problems:
+            # an altered bundle proves nothing about decisions: say so instead of replaying it
+            report.verdicts = [_unverified(c, "the bundle is not intact (see its problems): decisions not recomputed") for c in campaigns]
+        else:
+            unknown = sorted(t for t in reader.topics.values() if t not in KNOWN_TOPICS)
+            if unknown:
+                note = f"events of unknown types {unknown[:3]}: only the platform's own event types are replayed"
+                report.verdicts = [_unverified(c, note) for c in campaigns]
+            else:
+                report.verdicts = _recompute(reader, campaigns, progress)
+    reader.rows.clear()  # the rows hold views of the mapped file
     return report
+
+
+def _unverified(campaign_id: str, why: str) -> dict[str, Any]:
+    return {"campaign_id": campaign_id, "candidacy_id": None, "community": None, "level": None,
+            "status": "unverifiable", "differences": [why]}
+
+
+def _known_topics() -> frozenset[str]:
+    """The topics of the platform's own events: the only ones an offline check replays (a
+    bundle naming any other module is never made to import it)."""
+    from eventsourcing.domain import DomainEvent
+
+    from core import domain
+
+    found = set()
+    for name in domain.__all__:
+        aggregate = getattr(domain, name)
+        for value in vars(aggregate).values():
+            if isinstance(value, type) and issubclass(value, DomainEvent):
+                found.add(get_topic(value))
+    return frozenset(found)
+
+
+KNOWN_TOPICS = _known_topics()
 
 
 def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, reader: _Reader, problems: list[Problem]) -> None:
@@ -460,7 +498,7 @@ def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, read
         problems.append(Problem(2, "manifest", f"rubrics: manifest says {manifest.get('rubrics')}, the file holds {sorted(reader.rubrics)}", derived=True))
 
 
-def _recompute(reader: _Reader, campaigns: list[Any], progress: Callable[[str, int, int], None] | None) -> list[dict[str, Any]]:
+def _recompute(reader: _Reader, campaigns: list[str], progress: Callable[[str, int, int], None] | None) -> list[dict[str, Any]]:
     """Replay the bundled events into an in-memory ledger with no plugin and recompute."""
     from eventsourcing.persistence import StoredEvent
 
@@ -471,21 +509,20 @@ def _recompute(reader: _Reader, campaigns: list[Any], progress: Callable[[str, i
     ledger = CivicLedger("memory://", plugins=host)
     try:
         topics = reader.topics
-        ledger.recorder.insert_linked(
-            [StoredEvent(r.stream, r.version, topics[r.topic], bytes(r.state)) for r in reader.rows],
-            [r.stored for r in reader.rows],
-        )
+        try:
+            ledger.recorder.insert_linked(
+                [StoredEvent(r.stream, r.version, topics[r.topic], bytes(r.state)) for r in reader.rows],
+                [r.stored for r in reader.rows],
+            )
+        except Exception as exc:
+            return [_unverified(c, f"the bundled events cannot be replayed ({type(exc).__name__}: {exc})") for c in campaigns]
         built_in = set(host.styles())
         verdicts: list[dict[str, Any]] = []
         for n, campaign_id in enumerate(campaigns, start=1):
             try:
-                verdicts.extend(_campaign_verdicts(ledger, str(campaign_id), built_in, reader.rubrics))
-            except Exception as exc:  # events altered so that they no longer replay
-                verdicts.append({
-                    "campaign_id": str(campaign_id), "candidacy_id": None, "community": None, "level": None,
-                    "status": "unverifiable",
-                    "differences": [f"the bundled events of this campaign cannot be replayed ({type(exc).__name__}: {exc})"],
-                })
+                verdicts.extend(_campaign_verdicts(ledger, campaign_id, built_in, reader.rubrics))
+            except Exception as exc:  # a sealed, linked bundle whose events still do not replay
+                verdicts.append(_unverified(campaign_id, f"the bundled events of this campaign cannot be replayed ({type(exc).__name__}: {exc})"))
             if progress is not None:
                 progress("decisions", n, len(campaigns))
         return verdicts

@@ -47,6 +47,7 @@ PROBLEMS = {
     "gap": "事件位置不连续：事件连同链接值被删除 (positions jump: an event was deleted together with its link)",
     "malformed": "记录无法读取 (the record cannot be read)",
     "anchor": "与锚定的链头不一致：锚定之前的历史被改写 (differs from the anchored head: history before the anchor was rewritten)",
+    "snapshot": "快照与事件不符：快照被改动 (the stored snapshot does not match the events: it was changed)",
 }
 
 
@@ -234,7 +235,7 @@ def check_anchor(anchor: dict[str, object], links: dict[tuple[str, int], str]) -
     for stream, head in sorted(heads.items()):
         try:
             version, digest = int(head[0]), str(head[1])
-        except (TypeError, ValueError, IndexError, KeyError):
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):
             breaks.append(Break(str(stream), 0, "malformed", f"anchor entry {json.dumps(head)[:80]}"))
             continue
         now = links.get((str(stream), version))

@@ -16,6 +16,7 @@ them computed once, in position order, when the link table is created.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
@@ -58,6 +59,36 @@ def _links_for(stored_events: Sequence[StoredEvent], previous) -> list[tuple[UUI
         digest = link(prev, stream, s.originator_version, s.topic, s.state)
         heads[stream] = (s.originator_version, digest)
         out.append((stream, s.originator_version, digest))
+    return out
+
+
+def _bytes(value: Any) -> bytes:
+    """A column as the bytes it holds; a column whose type was changed behind the
+    platform's back still gives bytes, and so a link that does not match."""
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return bytes(value)
+
+
+def _links_of_existing(rows: Sequence[StoredEvent]) -> list[tuple[UUID, int, bytes]]:
+    """Links for events recorded before links existed (grouped by stream, in order): each
+    stream is linked from position 1 up to its first gap; the rest stays unlinked, for
+    `civic audit verify` to report."""
+    out: list[tuple[UUID, int, bytes]] = []
+    stream: UUID | None = None
+    prev, expected = GENESIS, 1
+    for s in rows:
+        uid = s.originator_id if isinstance(s.originator_id, UUID) else UUID(str(s.originator_id))
+        if uid != stream:
+            stream, prev, expected = uid, GENESIS, 1
+        if s.originator_version != expected:
+            expected = -1  # gap: link nothing more of this stream
+            continue
+        prev = link(prev, uid, s.originator_version, s.topic, _bytes(s.state))
+        out.append((uid, s.originator_version, prev))
+        expected += 1
     return out
 
 
@@ -147,14 +178,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorde
             self._link_existing(c)
 
     def _link_existing(self, c: Any) -> None:
-        c.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} ORDER BY originator_id, originator_version")
-        rows = [
-            StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()
-        ]
+        c.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                  "ORDER BY originator_id, originator_version")
+        rows = [StoredEvent(r[0], r[1], r[2], r[3]) for r in c.fetchall()]
         if rows:
             c.executemany(
                 f"INSERT INTO {self.chain_table_name} VALUES (?,?,?)",
-                [(s.hex, v, d) for s, v, d in _links_for(rows, lambda *_: None)],
+                [(s.hex, v, d) for s, v, d in _links_of_existing(rows)],
             )
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -183,20 +213,29 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorde
     def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
         where, params = self._where("e", streams)
         statement = (
-            f"SELECT e.originator_id, e.originator_version, e.topic, e.state, h.link "
+            f"SELECT e.originator_id, e.originator_version, CAST(e.topic AS BLOB), e.state, h.link "
             f"FROM {self.events_table_name} e LEFT JOIN {self.chain_table_name} h "
             "ON h.originator_id = e.originator_id AND h.originator_version = e.originator_version"
-            f"{where} ORDER BY e.originator_id, e.originator_version"
+            f"{where} ORDER BY lower(e.originator_id), e.originator_version"
         )
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
-            uid_of: dict[str, UUID] = {}
+            uid_of: dict[Any, UUID] = {}
             while batch := c.sqlite_cursor.fetchmany(FETCH):
                 for r in batch:
                     uid = uid_of.get(r[0])
                     if uid is None:
-                        uid = uid_of[r[0]] = UUID(r[0])
-                    yield ChainRow(uid, r[1], r[2].encode("utf-8"), bytes(r[3]), None if r[4] is None else bytes(r[4]))
+                        try:
+                            uid = UUID(str(r[0]))
+                        except ValueError:
+                            uid = UUID(int=0)
+                        uid_of[r[0]] = uid
+                    link = r[4]
+                    if r[0] != uid.hex or not isinstance(r[1], int):
+                        # a re-spelled stream id or position: the platform cannot find this event
+                        link = None if link is None else b"\x00" * 32
+                    yield ChainRow(uid, r[1] if isinstance(r[1], int) else -1, _bytes(r[2]), _bytes(r[3]),
+                                   None if link is None else _bytes(link))
 
     def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:
         where, params = self._where("h", streams)
@@ -238,7 +277,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS trigger LANGUAGE plpgsql AS $BODY$ "
                 "DECLARE prev bytea; "
                 "BEGIN "
-                "IF NEW.originator_version = 1 THEN prev := {genesis}::bytea; "
+                "IF NEW.originator_version = 1 THEN prev := decode({genesis}, 'hex'); "
                 "ELSE SELECT link INTO prev FROM {schema}.{chain} "
                 "WHERE originator_id = NEW.originator_id AND originator_version = NEW.originator_version - 1; "
                 "IF prev IS NULL THEN RAISE EXCEPTION 'stream % has no link at position %: the store was altered; "
@@ -246,10 +285,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 "END IF; "
                 "INSERT INTO {schema}.{chain} VALUES (NEW.originator_id, NEW.originator_version, "
                 "sha256(prev || uuid_send(NEW.originator_id) || int8send(NEW.originator_version) "
-                "|| convert_to(NEW.topic, 'UTF8') || '\\x00'::bytea || NEW.state)); "
+                "|| convert_to(NEW.topic, 'UTF8') || decode('00', 'hex') || NEW.state)); "
                 "RETURN NEW; "
                 "END $BODY$"
-            ).format(schema=schema, function=function, chain=chain, genesis=Literal("\\x" + GENESIS.hex()))
+            ).format(schema=schema, function=function, chain=chain, genesis=Literal(GENESIS.hex()))
         )
         self.sql_create_statements.append(
             SQL(
@@ -262,31 +301,36 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
         )
 
     def create_table(self) -> None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute("SELECT to_regclass(%s) AS t", (f'"{self.datastore.schema}"."{self.chain_table_name}"',))
-            row = curs.fetchone()
-            new = row is None or row["t"] is None
-        super().create_table()
-        if new:
-            self._link_existing()
+        """Tables, function and trigger, one process at a time (an advisory lock: replacing
+        a trigger while another process does the same deadlocks); then links for events
+        recorded before links existed, if the link table is empty."""
+        lock_key = int.from_bytes(hashlib.sha256(f"civic-chain:{self.datastore.schema}".encode()).digest()[:8], "big", signed=True)
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
+            try:
+                super().create_table()
+                self._link_existing()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
 
     def _link_existing(self) -> None:
         schema = Identifier(self.datastore.schema)
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute(SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(schema, Identifier(self.events_table_name)))
-            curs.execute(SQL("SELECT count(*) AS n FROM {0}.{1}").format(schema, Identifier(self.chain_table_name)))
-            if curs.fetchone()["n"]:
+            curs.execute(SQL("SELECT EXISTS (SELECT 1 FROM {0}.{1}) AS linked, EXISTS (SELECT 1 FROM {0}.{2}) AS recorded").format(
+                schema, Identifier(self.chain_table_name), Identifier(self.events_table_name)))
+            row = curs.fetchone()
+            if row["linked"] or not row["recorded"]:
                 return
+            curs.execute(SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(schema, Identifier(self.events_table_name)))
             curs.execute(
                 SQL("SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
                     "ORDER BY originator_id, originator_version").format(schema, Identifier(self.events_table_name))
             )
             rows = [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"])) for r in curs.fetchall()]
-            if rows:
-                curs.executemany(
-                    SQL("INSERT INTO {0}.{1} VALUES (%s, %s, %s)").format(schema, Identifier(self.chain_table_name)),
-                    _links_for(rows, lambda *_: None),
-                )
+            curs.executemany(
+                SQL("INSERT INTO {0}.{1} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(schema, Identifier(self.chain_table_name)),
+                _links_of_existing(rows),
+            )
 
     def _where(self, alias: str, streams: Sequence[UUID] | None) -> tuple[SQL, list[Any]]:
         if streams is None:
@@ -310,8 +354,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 curs.execute(statement, params)
                 for r in curs:
                     yield ChainRow(
-                        r["originator_id"], r["originator_version"], r["topic"].encode("utf-8"), bytes(r["state"]),
-                        None if r["link"] is None else bytes(r["link"]),
+                        r["originator_id"], r["originator_version"], _bytes(r["topic"]), _bytes(r["state"]),
+                        None if r["link"] is None else _bytes(r["link"]),
                     )
 
     def select_orphans(self, streams: Sequence[UUID] | None = None) -> list[ChainRow]:

@@ -49,7 +49,8 @@ def ledger() -> CivicLedger:
 
 
 def fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+    err.print("[bold red]error:[/] ", end="")
+    err.print(str(exc), soft_wrap=True, markup=False, highlight=False)
     raise typer.Exit(code=1)
 
 
@@ -400,8 +401,11 @@ def main() -> None:
 
 # sub-commands kept in modules of their own (they import the helpers above)
 from core.cli_audit import audit_app  # noqa: E402
+from core.cli_server import serve, token_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(token_app, name="token")
+app.command("serve")(serve)
 
 if __name__ == "__main__":
     main()

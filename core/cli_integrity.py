@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from core.bundle import BundleReport, export_bundle, verify_bundle
 from core.chain import ChainReport
 from core.cli import AUDITOR, dump, err, fail, ledger, out, titled_table
-from core.errors import CivicError, InvalidInput
+from core.errors import CivicError, InvalidInput, NotFound
 
 VERDICT_LABELS = {
     "confirmed": "一致 confirmed",
@@ -46,9 +46,12 @@ def _read_anchor(path: Path | None) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput("--anchor", str(path), f"an anchor file written by `civic audit anchor` ({exc})") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("--anchor", str(path), "an anchor file written by `civic audit anchor` (a JSON object)")
+    return data
 
 
 def verify_store(campaign: str | None, tenant: str | None, anchor: Path | None, as_json: bool) -> None:
@@ -59,27 +62,49 @@ def verify_store(campaign: str | None, tenant: str | None, anchor: Path | None, 
         anchor_data = _read_anchor(anchor)
         app = ledger()
         with progress_bar() as update:
-            if campaign is not None:
-                streams = app.campaign_streams(AUDITOR, campaign)
-            elif tenant is not None:
-                streams = app.tenant_streams(AUDITOR, tenant)
-            else:
+            try:
+                if campaign is not None:
+                    streams = app.campaign_streams(AUDITOR, campaign)
+                elif tenant is not None:
+                    streams = app.tenant_streams(AUDITOR, tenant)
+                else:
+                    streams = None
+            except CivicError:
+                raise
+            except Exception as exc:  # records that no longer replay: check every chain instead
+                err.print(f"the scope cannot be read from the store ({type(exc).__name__}); checking every chain")
                 streams = None
             report = app.verify_chains(AUDITOR, streams, anchor=anchor_data, progress=lambda n: update("链条 chains", n, None))
             if campaign is not None:
-                campaigns = [str(app.campaign(AUDITOR, campaign).id)]
+                campaigns = [campaign]
             elif tenant is not None:
                 campaigns = [str(c) for c in app.tenant(AUDITOR, tenant).campaigns]
             else:
                 campaigns = app.campaigns_in_store(report)
             verdicts = []
             for n, campaign_id in enumerate(campaigns, start=1):
-                if app.campaign(AUDITOR, campaign_id).decided:
-                    verdicts += [{"campaign_id": campaign_id, **v.__dict__} for v in app.verify_decisions(AUDITOR, campaign_id)]
+                verdicts += _campaign_verdicts(app, campaign_id)
                 update("决定 decisions", n, len(campaigns))
     except CivicError as exc:
         fail(exc)
     _print_chains(report, as_json, verdicts, scope={"campaign": campaign, "tenant": tenant, "anchor": str(anchor) if anchor else None})
+
+
+def _campaign_verdicts(app: Any, campaign_id: str) -> list[dict[str, Any]]:
+    """A campaign's decisions, recomputed; a campaign whose records no longer replay is
+    reported as unverifiable (its chains say why)."""
+    try:
+        if not app.campaign(AUDITOR, campaign_id).decided:
+            return []
+        return [{"campaign_id": campaign_id, **v.__dict__} for v in app.verify_decisions(AUDITOR, campaign_id)]
+    except CivicError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        why = str(exc)
+    except Exception as exc:
+        why = f"its records cannot be replayed ({type(exc).__name__}: {exc})"
+    return [{"campaign_id": campaign_id, "candidacy_id": None, "community": None, "level": None,
+             "status": "unverifiable", "differences": [why]}]
 
 
 def _print_chains(report: ChainReport, as_json: bool, verdicts: list[dict[str, Any]], scope: dict[str, Any]) -> None:

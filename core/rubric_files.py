@@ -167,9 +167,12 @@ def _parse(text: str, kind: str, result: RubricFile) -> Any:
             result.problems.append(Problem(name, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})",
                                            "JSON格式错误"))
             return _UNREADABLE
+        except RecursionError:
+            result.problems.append(Problem(name, None, "", "nested too deeply to be a rubric", "嵌套层次过深"))
+            return _UNREADABLE
         try:  # JSON is YAML, so the same composer gives every field's line
             _index_lines(yaml.compose(text, Loader=_Loader), (), result)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             pass  # data is fine; problems are then located by path only
         return data
     try:
@@ -189,6 +192,8 @@ def _parse(text: str, kind: str, result: RubricFile) -> Any:
         result.problems.append(Problem(name, line, "", f"not valid YAML: {exc.problem or exc}", "YAML格式错误"))
     except yaml.YAMLError as exc:
         result.problems.append(Problem(name, None, "", f"not valid YAML: {exc}", "YAML格式错误"))
+    except RecursionError:
+        result.problems.append(Problem(name, None, "", "nested too deeply to be a rubric", "嵌套层次过深"))
     return _UNREADABLE
 
 

@@ -177,7 +177,10 @@ def _check_postgres(config: StoreConfig, schema: str) -> None:
             autocommit=True,
         ) as conn:
             if schema:
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                try:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+                    pass  # another process created it at the same moment
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigurationError(

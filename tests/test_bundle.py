@@ -99,6 +99,37 @@ def test_any_single_byte_change_is_detected_and_located(demo_bundles, tmp_path, 
             assert first.line == _line_of(data, position), (position, flip, str(first), data[position - 20:position + 20])
 
 
+def test_a_changed_bundle_is_never_passed_and_never_crashes_the_full_check(demo_bundles, tmp_path):
+    """What `civic audit verify FILE` runs: with decisions. Every edit fails the check, and
+    no decision is confirmed from an altered bundle."""
+    data = demo_bundles["bazhong-2020"].read_bytes()
+    target = tmp_path / "changed.bundle"
+    for position in _positions(data, sample=40, seed=3)[::7]:
+        changed = bytearray(data)
+        changed[position] ^= 0x01
+        target.write_bytes(bytes(changed))
+        report = verify_bundle(target)
+        assert not report.verified and report.problems
+        assert not any(v["status"] == "confirmed" for v in report.verdicts)
+
+
+def test_a_bundle_naming_foreign_event_types_is_not_replayed(demo_bundles, tmp_path):
+    """Topics name Python modules: an offline check imports none but the platform's own."""
+    import sys
+
+    lines = demo_bundles["bazhong-2020"].read_bytes().split(b"\n")
+    n = next(i for i, line in enumerate(lines) if line.startswith(b"E\t"))
+    parts = lines[n].split(b"\t")
+    parts[4] = b"this:s"
+    lines[n] = b"\t".join(parts)
+    target = tmp_path / "foreign.bundle"
+    target.write_bytes(b"\n".join(lines))
+    sys.modules.pop("this", None)
+    report = verify_bundle(target)
+    assert "this" not in sys.modules
+    assert not report.verified and report.problems[0].line == n + 1
+
+
 def test_a_changed_event_names_its_stream_and_position(demo_bundles, tmp_path):
     data = demo_bundles["tianjin-dongli-2020"].read_bytes()
     lines = data.split(b"\n")

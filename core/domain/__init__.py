@@ -5,6 +5,7 @@ I/O or plugin calls: whatever a decision needed is passed in as event data.
 Class and event names are part of the stored topics: renaming one breaks replay.
 """
 
+from core.domain.access_token import AccessToken
 from core.domain.campaign import Campaign
 from core.domain.candidacy import Candidacy
 from core.domain.community import Community
@@ -14,4 +15,4 @@ from core.domain.selection import Selection
 from core.domain.tenant import Tenant
 from core.domain.visit_plan import VisitPlan
 
-__all__ = ["Campaign", "Candidacy", "Community", "Inspection", "RubricRecord", "Selection", "Tenant", "VisitPlan"]
+__all__ = ["AccessToken", "Campaign", "Candidacy", "Community", "Inspection", "RubricRecord", "Selection", "Tenant", "VisitPlan"]

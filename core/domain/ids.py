@@ -29,3 +29,7 @@ def rubric_record_id(content_hash: str) -> UUID:
 
 def selection_id(tenant: str, code: str) -> UUID:
     return uuid5(NAMESPACE, f"selection:{tenant}:{code}")
+
+
+def token_id(digest: str) -> UUID:
+    return uuid5(NAMESPACE, f"token:{digest}")

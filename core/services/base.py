@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from collections.abc import Mapping
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
@@ -23,6 +25,7 @@ from core.errors import ConcurrentChange, ConfigurationError, InvalidInput, NotF
 from core.permissions import authorize
 from core.plugins import PluginHost
 from core.rubric import Rubric, canonical_points
+from core.sidestore import SideStore
 from core.storage import StoreConfig, configured_url, parse_url
 
 A = TypeVar("A", bound=Aggregate)
@@ -64,6 +67,11 @@ class LedgerRepository(Repository[UUID]):
             aggregate_id, version=version, projector_func=projector_func,
             fastforward_skipping=fastforward_skipping, deepcopy_from_cache=deepcopy_from_cache,
         )
+
+
+#: Versions the caller expects streams to be at (an HTTP ``If-Match``), checked when a
+#: command loads the stream it changes; see :meth:`LedgerBase.expecting`.
+_EXPECTED: ContextVar[dict[UUID, int] | None] = ContextVar("civic_expected_versions", default=None)
 
 
 class LedgerBase(Application[UUID]):
@@ -110,6 +118,14 @@ class LedgerBase(Application[UUID]):
         settings = {"IS_SNAPSHOTTING_ENABLED": "y", "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE)}
         settings.update(env or {})
         return Environment(name, settings)
+
+    @property
+    def side(self) -> SideStore:
+        """Tables beside the events in the same database (request records, read models)."""
+        store = self.__dict__.get("_side")
+        if store is None:
+            store = self.__dict__["_side"] = SideStore(self.store, self.recorder)
+        return store
 
     def construct_repository(self) -> LedgerRepository:
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
@@ -179,7 +195,28 @@ class LedgerBase(Application[UUID]):
         owner = aggregate.code if isinstance(aggregate, Tenant) else getattr(aggregate, "tenant", None)
         if owner is not None and not self.can_see(actor, owner):
             raise NotFound(kind, uid)
+        expected = _EXPECTED.get()
+        if expected and not readonly and version is None and uid in expected:
+            self.check_version(aggregate, expected[uid], kind)
         return aggregate
+
+    @staticmethod
+    @contextmanager
+    def expecting(stream_id: UUID | str, version: int) -> Iterator[None]:
+        """Within this block, a command that loads ``stream_id`` to change it first checks
+        that the stream is at ``version`` (else :class:`VersionConflict`, nothing recorded);
+        a writer that gets in between is caught by the store (:class:`ConcurrentChange`)."""
+        try:
+            uid = stream_id if isinstance(stream_id, UUID) else UUID(str(stream_id))
+        except ValueError:
+            raise InvalidInput("stream_id", stream_id, "a UUID as printed by the platform") from None
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInput("If-Match", version, "the stream version (a whole number >= 1) from the ETag")
+        token = _EXPECTED.set({**(_EXPECTED.get() or {}), uid: version})
+        try:
+            yield
+        finally:
+            _EXPECTED.reset(token)
 
     @staticmethod
     def can_see(actor: Actor, tenant: str) -> bool:
@@ -250,6 +287,11 @@ class LedgerBase(Application[UUID]):
     def check_text(field: str, value: Any, *, max_length: int = 4000) -> str:
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(field, value, "non-empty text")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(field, value.encode("utf-8", "backslashreplace").decode("ascii", "replace")[:60],
+                               "valid Unicode text (no lone surrogates)") from None
         if len(value) > max_length:
             raise InvalidInput(field, value[:40] + "…", f"at most {max_length} characters")
         return value.strip()

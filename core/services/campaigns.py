@@ -37,6 +37,8 @@ class CampaignCommands(RegistryCommands):
         if self.exists(ids.campaign_id(tenant.code, code)):
             raise AlreadyExists(f"campaign {code!r} already exists in tenant {tenant.code!r}")
         year = self.check_count("year", year, minimum=2000)
+        if year > 2100:
+            raise InvalidInput("year", year, "a year from 2000 to 2100")
         if quota is not None:
             self.check_count("quota", quota, minimum=1)
         rubric, provided_by = self.resolve_rubric(actor, rubric_id, rubric_version)
@@ -76,6 +78,8 @@ class CampaignCommands(RegistryCommands):
                 phase = PhaseSpec.model_validate(raw)
             except ValidationError as exc:
                 raise invalid_from(exc, f"schedule[{n}]") from None
+            for edge in ("start", "end"):
+                RegistryCommands.check_date(f"schedule[{n}].{edge}", getattr(phase, edge))
             if phase.kind not in PHASE_KINDS:
                 raise InvalidInput(f"schedule[{n}].kind", phase.kind, ", ".join(PHASE_KINDS))
             if phase.end < phase.start:

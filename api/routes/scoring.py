@@ -1,0 +1,522 @@
+"""Routes: score sheets of the three assessment kinds (自查自评、模拟评估、综合评估), item
+corrections, vetoes (一票否决) and the satisfaction survey (满意度测评) — tag "assessments";
+public notice (公示), objections (异议), decisions (命名), the outcome table, putting a
+titled candidacy forward (推荐) and revocation (摘牌) — tag "decisions".
+
+A score sheet is one request carrying every item score of one assessor: the ledger checks
+every item before anything is recorded and records the sheet as one event, so a sheet
+with one bad item records nothing and the problem names that item.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ConfigDict, Field
+
+from api.auth import CurrentActor, Ledger
+from api.routes.inspections import Body, EvidenceRef, deny_residents, location
+from api.versioning import etag, expect
+from core.actors import Role
+from core.domain.candidacy import ASSESSMENT_KINDS
+from core.errors import NotFound
+
+router = APIRouter()
+
+ASSESSMENTS = ["assessments"]
+DECISIONS = ["decisions"]
+
+ON = "生效日期 Effective date (YYYY-MM-DD), default today"
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+
+class ScoreSheetIn(Body):
+    """评分表 One assessor's points for some or all items of the campaign's rubric, recorded
+    atomically: every item is checked first, and one bad item records nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="评估类型 self (社区自评, community), mock (模拟评估, district) or official (综合评估, assessor)",
+                      examples=["official"])
+    scores: dict[str, Any] = Field(
+        description="条目得分 Item id -> points (a number or decimal text, 0 to the item's maximum on the rubric's "
+                    "step); each item once per assessor and kind",
+        examples=[{"1": "1.5", "2": 2, "3": "0.5"}],
+    )
+    on: str | None = Field(None, description=ON, examples=["2020-10-15"])
+
+
+class ScoreCorrectionIn(Body):
+    """更正得分 Correct one's own recorded score of one item, with the reason; the old value
+    stays in the history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="评估类型 self, mock or official", examples=["official"])
+    item: str = Field(description="条目编号 Item id of the rubric", examples=["1"])
+    points: Any = Field(description="更正后的分值 The corrected points (number or decimal text)", examples=["0.5"])
+    reason: str = Field(description="更正理由 Why", examples=["录入错误"])
+    on: str | None = Field(None, description=ON, examples=["2020-10-16"])
+
+
+class VetoIn(Body):
+    """一票否决 A veto item of the rubric applies to this candidacy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    veto_id: str = Field(description="否决项编号 Veto item id of the rubric", examples=["V1"])
+    reason: str = Field(description="理由 Why it applies", examples=["发生重大安全责任事故"])
+    evidence: list[EvidenceRef] | None = Field(None, description="证据 Evidence references (optional)",
+                                               examples=[[{"name": "通报.pdf", "sha256": "a" * 64}]])
+    on: str | None = Field(None, description=ON, examples=["2020-10-20"])
+
+
+class ReasonIn(Body):
+    """理由 A change that needs only its reason (and optionally its effective date)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="理由 Why", examples=["经核实不属实"])
+    on: str | None = Field(None, description=ON, examples=["2020-10-25"])
+
+
+class SurveyIn(Body):
+    """满意度测评 The residents' satisfaction survey of a candidate community; recording it
+    again is a correction and needs a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    respondents: int = Field(description="参与人数 Respondents (= satisfied + basically satisfied + dissatisfied)",
+                             examples=[200], strict=True)
+    households: int = Field(description="参与户数 Households that answered (at most the respondents and the community's "
+                                        "households)", examples=[180], strict=True)
+    satisfied: int = Field(description="满意 Satisfied", examples=[168], strict=True)
+    basically_satisfied: int = Field(description="基本满意 Basically satisfied", examples=[26], strict=True)
+    dissatisfied: int = Field(description="不满意 Dissatisfied", examples=[6], strict=True)
+    reason: str | None = Field(None, description="更正理由（再次记录时必填）Reason, required when the survey is recorded again",
+                               examples=["补录漏填问卷"])
+    on: str | None = Field(None, description=ON, examples=["2020-11-05"])
+
+
+class NoticeIn(Body):
+    """公示 Put the preliminary list drawn by the rubric's decision style on public notice
+    for the window ``start`` to ``end``; from then on scores are fixed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(description="公示开始 First day of the notice (YYYY-MM-DD)", examples=["2020-11-01"])
+    end: str = Field(description="公示结束 Last day of the notice (YYYY-MM-DD, on or after start)", examples=["2020-11-07"])
+    on: str | None = Field(None, description=ON, examples=["2020-11-01"])
+
+
+class DateIn(Body):
+    """生效日期 Only the effective date of the act (optional; the body may be left out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: str | None = Field(None, description=ON, examples=["2020-11-08"])
+
+
+class ObjectionIn(Body):
+    """异议 A resident objects to a candidate on public notice, optionally naming rubric items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="异议内容 The objection", examples=["公示材料与实际不符"])
+    items: list[str] | None = Field(None, description="涉及的评分条目 Rubric item ids concerned (optional)", examples=[["38"]])
+    on: str | None = Field(None, description=ON, examples=["2020-11-03"])
+
+
+class ResolutionIn(Body):
+    """异议处理 The city owner upholds or dismisses an objection, with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upheld: bool = Field(description="异议是否成立 true: upheld, false: dismissed", examples=[True], strict=True)
+    reason: str = Field(description="理由 Why", examples=["核查属实"])
+    on: str | None = Field(None, description=ON, examples=["2020-11-06"])
+
+
+class PutForwardIn(Body):
+    """推荐 Put a named candidacy forward to a higher-level selection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(description="推荐至 The higher-level selection, in words", examples=["省级示范社区候选"])
+    reason: str = Field(description="理由 Why", examples=["创建成效突出"])
+    on: str | None = Field(None, description=ON, examples=["2020-12-20"])
+
+
+class RevocationIn(Body):
+    """摘牌 Revoke a title after failed rectification found by supervision (回头看)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="理由 Why", examples=["整改不合格，取消美丽社区称号"])
+    findings: list[str] = Field(
+        description="整改失败的问题 INSPECTION_ID/FINDING_ID of supervision findings whose rectification was "
+                    "rejected or is overdue",
+        examples=[["0b7d8f7e-2f61-4c1e-9d55-1c1e7d0a2b11/F1"]],
+    )
+    on: str | None = Field(None, description=ON, examples=["2021-04-10"])
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _candidacy_action(app: Any, actor: Any, candidacy_id: str, **extra: Any) -> dict[str, Any]:
+    return {"id": candidacy_id, "version": app.candidacy(actor, candidacy_id).version, **extra}
+
+
+def _campaign_action(app: Any, actor: Any, campaign_id: str, **extra: Any) -> dict[str, Any]:
+    return {"id": campaign_id, "version": app.campaign(actor, campaign_id).version, **extra}
+
+
+def _evidence(refs: list[EvidenceRef] | None) -> list[dict[str, str]] | None:
+    return [e.model_dump() for e in refs] if refs is not None else None
+
+
+def _sheet_sum(points: dict[str, str]) -> str:
+    return str(sum((Decimal(v) for v in points.values()), Decimal(0)))
+
+
+# -- assessments ------------------------------------------------------------------------------
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/score-sheets",
+    status_code=201,
+    tags=ASSESSMENTS,
+    summary="提交评分表 Submit a score sheet",
+    description="一名评估人员一次提交一张评分表（自评：社区；模拟：区；综合：评估组），全部条目先校验，原子记录：任一条目无效则"
+                "什么都不记录，错误指出该条目。One assessor's whole sheet in one request, recorded atomically: a "
+                "sheet with one bad item records nothing and the problem's `field` names the item (`scores[38]`). "
+                "The token's person is the assessor. `If-Match` names the candidacy's version.",
+)
+def submit_score_sheet(candidacy_id: str, body: ScoreSheetIn, actor: CurrentActor, app: Ledger,
+                       request: Request, response: Response) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        recorded = app.submit_score_sheet(actor, candidacy_id, body.kind, body.scores, on=body.on)
+    location(response, f"/candidacies/{candidacy_id}/assessments")
+    return _candidacy_action(app, actor, candidacy_id, kind=body.kind, assessor=actor.id, items=recorded)
+
+
+@router.get(
+    "/candidacies/{candidacy_id}/assessments",
+    tags=ASSESSMENTS,
+    summary="评估情况 Score sheets, vetoes and survey of a candidacy",
+    description="一个申报的三类评分表（每名评估人员的条目得分与合计）、一票否决项与满意度测评。The score sheets of the three "
+                "kinds (each assessor's item points and their sum), the vetoes and the survey. `ETag` is the "
+                "candidacy's version.",
+)
+def get_assessments(candidacy_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+    candidacy = app.candidacy(actor, candidacy_id)
+    deny_residents(actor, "read_assessments")
+    etag(response, candidacy.version)
+    return {
+        "candidacy_id": str(candidacy.id),
+        "version": candidacy.version,
+        "status": candidacy.status,
+        "level": candidacy.level,
+        "application_total": _sheet_sum(candidacy.application_scores),
+        "score_sheets": {
+            kind: [
+                {"assessor": assessor, "items": len(points), "sum": _sheet_sum(points), "points": dict(points)}
+                for assessor, points in sorted(candidacy.scores[kind].items())
+            ]
+            for kind in ASSESSMENT_KINDS
+        },
+        "vetoes": [{"veto_id": vid, **veto} for vid, veto in candidacy.vetoes.items()],
+        "survey": dict(candidacy.survey) if candidacy.survey is not None else None,
+    }
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/correct-score",
+    tags=ASSESSMENTS,
+    summary="更正单项得分 Correct one item score",
+    description="评估人员更正自己已记录的一个条目得分，须说明理由；原分值保留在历史中。An assessor corrects one of their "
+                "own recorded item scores with a reason; the old value stays in the history. Not after the public "
+                "notice opened.",
+)
+def correct_score(candidacy_id: str, body: ScoreCorrectionIn, actor: CurrentActor, app: Ledger,
+                  request: Request) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        app.correct_score(actor, candidacy_id, body.kind, body.item, body.points, body.reason, on=body.on)
+    return _candidacy_action(app, actor, candidacy_id)
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/vetoes",
+    status_code=201,
+    tags=ASSESSMENTS,
+    summary="记录一票否决 Record a veto",
+    description="评估组或巡查组记录评分标准中的一票否决项适用于此申报。An assessor or inspector records that a veto "
+                "item of the rubric applies. Returns the veto id; `Location` is the veto.",
+)
+def record_veto(candidacy_id: str, body: VetoIn, actor: CurrentActor, app: Ledger,
+                request: Request, response: Response) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        app.record_veto(actor, candidacy_id, body.veto_id, body.reason, _evidence(body.evidence), on=body.on)
+    location(response, f"/candidacies/{candidacy_id}/vetoes/{body.veto_id}")
+    return {"id": body.veto_id, "candidacy_id": candidacy_id, "version": app.candidacy(actor, candidacy_id).version}
+
+
+@router.get(
+    "/candidacies/{candidacy_id}/vetoes/{veto_id}",
+    tags=ASSESSMENTS,
+    summary="查看一票否决 A recorded veto",
+    description="已记录的一票否决项：记录人、理由与证据。A veto recorded for the candidacy: by whom, why, evidence.",
+)
+def get_veto(candidacy_id: str, veto_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+    candidacy = app.candidacy(actor, candidacy_id)
+    deny_residents(actor, "read_assessments")
+    if veto_id not in candidacy.vetoes:
+        raise NotFound("veto", veto_id, known=list(candidacy.vetoes))
+    etag(response, candidacy.version)
+    return {"veto_id": veto_id, "candidacy_id": str(candidacy.id), **candidacy.vetoes[veto_id]}
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/vetoes/{veto_id}/withdraw",
+    tags=ASSESSMENTS,
+    summary="撤销一票否决 Withdraw a veto",
+    description="撤销已记录的一票否决项，须说明理由。Withdraw a recorded veto, with the reason.",
+)
+def withdraw_veto(candidacy_id: str, veto_id: str, body: ReasonIn, actor: CurrentActor, app: Ledger,
+                  request: Request) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        app.withdraw_veto(actor, candidacy_id, veto_id, body.reason, on=body.on)
+    return _candidacy_action(app, actor, candidacy_id, veto_id=veto_id)
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/survey",
+    tags=ASSESSMENTS,
+    summary="记录满意度测评 Record the satisfaction survey",
+    description="记录居民满意度测评结果（市民政局或评估组）；再次记录即为更正，须说明理由。Record the residents' satisfaction "
+                "survey (city owner or assessor); recording it again is a correction and needs a reason.",
+)
+def record_survey(candidacy_id: str, body: SurveyIn, actor: CurrentActor, app: Ledger,
+                  request: Request) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        app.record_survey(
+            actor, candidacy_id, respondents=body.respondents, households=body.households, satisfied=body.satisfied,
+            basically_satisfied=body.basically_satisfied, dissatisfied=body.dissatisfied, reason=body.reason,
+            on=body.on,
+        )
+    return _candidacy_action(app, actor, candidacy_id)
+
+
+# -- public notice and objections -------------------------------------------------------------
+
+
+@router.post(
+    "/campaigns/{campaign_id}/notice",
+    status_code=201,
+    tags=DECISIONS,
+    summary="公示初选名单 Open the public notice",
+    description="市民政局将评分规则产生的初选名单公示；所有申报须已初审，此后评分不可更改。The city owner puts the "
+                "preliminary list drawn by the rubric's decision style on public notice; every application must "
+                "have been reviewed, and scores are fixed from now on. Returns the candidacies on the list; "
+                "`Location` is the notice. `If-Match` names the campaign's version.",
+)
+def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, app: Ledger,
+                       request: Request, response: Response) -> dict[str, Any]:
+    with expect(app, request, campaign_id):
+        listed = app.open_public_notice(actor, campaign_id, body.start, body.end, on=body.on)
+    location(response, f"/campaigns/{campaign_id}/notice")
+    return _campaign_action(app, actor, campaign_id, listed=listed)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/notice/close",
+    tags=DECISIONS,
+    summary="结束公示 Close the public notice",
+    description="公示期满后结束公示（不早于公示结束日）。Close the public notice, on or after its last day.",
+)
+def close_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request,
+                        body: DateIn | None = None) -> dict[str, Any]:
+    with expect(app, request, campaign_id):
+        app.close_public_notice(actor, campaign_id, on=body.on if body else None)
+    return _campaign_action(app, actor, campaign_id)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/notice",
+    tags=DECISIONS,
+    summary="公示名单 The public notice",
+    description="公示期、公示名单（社区、街道、等级、理由）及各候选的异议数；居民可读。The notice window and the "
+                "candidates on it (community, street, level, reasons, objection counts); residents may read it, to "
+                "file objections. Other roles also see the approved candidates not listed, with the reasons. "
+                "`ETag` is the campaign's version.",
+)
+def get_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+    campaign = app.campaign(actor, campaign_id)
+    notice = campaign.notice
+    if notice is None:
+        raise NotFound("public notice of campaign", campaign_id)
+    rubric = app.rubric_of(campaign)
+
+    def entry(cid: str) -> dict[str, Any]:
+        candidacy = app.candidacy(actor, cid)
+        community = app.community(actor, candidacy.community_id)
+        return {
+            "candidacy_id": cid,
+            "community_id": candidacy.community_id,
+            "community": community.name,
+            "district": community.district,
+            "street": community.street,
+            "level": candidacy.level,
+            "level_label": rubric.level(candidacy.level).label,
+            "reasons": list((notice["preliminary"].get(cid) or {}).get("reasons", [])),
+            "objections": candidacy.objection_counts(),
+        }
+
+    view: dict[str, Any] = {
+        "campaign_id": str(campaign.id),
+        "version": campaign.version,
+        "code": campaign.code,
+        "title": campaign.title,
+        "start": notice["start"],
+        "end": notice["end"],
+        "closed": notice["closed"],
+        "decided": campaign.decided,
+        "candidates": [entry(cid) for cid in notice["candidacy_ids"]],
+    }
+    if actor.role is not Role.RESIDENT:
+        listed = set(notice["candidacy_ids"])
+        view["not_listed"] = [entry(cid) for cid in notice["preliminary"] if cid not in listed]
+    etag(response, campaign.version)
+    return view
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/objections",
+    status_code=201,
+    tags=DECISIONS,
+    summary="提出异议 File an objection",
+    description="居民在公示期内对公示名单上的候选提出异议，可指明评分条目。A resident objects to a candidate on the "
+                "public notice during its window, optionally naming rubric items. Returns the objection id; "
+                "`Location` is the objection.",
+)
+def file_objection(candidacy_id: str, body: ObjectionIn, actor: CurrentActor, app: Ledger,
+                   request: Request, response: Response) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        objection_id = app.file_objection(actor, candidacy_id, body.text, body.items, on=body.on)
+    location(response, f"/candidacies/{candidacy_id}/objections/{objection_id}")
+    return {"id": objection_id, "candidacy_id": candidacy_id, "version": app.candidacy(actor, candidacy_id).version}
+
+
+@router.get(
+    "/candidacies/{candidacy_id}/objections/{objection_id}",
+    tags=DECISIONS,
+    summary="查看异议 An objection",
+    description="一项异议及其处理结果；居民只能查看自己提出的异议。An objection and its resolution; a resident sees "
+                "only the objections they filed. `ETag` is the candidacy's version.",
+)
+def get_objection(candidacy_id: str, objection_id: str, actor: CurrentActor, app: Ledger,
+                  response: Response) -> dict[str, Any]:
+    candidacy = app.candidacy(actor, candidacy_id)
+    objection = candidacy.objections.get(objection_id)
+    if actor.role is Role.RESIDENT and (objection is None or objection["filed_by"] != actor.id):
+        deny_residents(actor, "read_objection")
+    if objection is None:
+        raise NotFound("objection", objection_id, known=list(candidacy.objections))
+    etag(response, candidacy.version)
+    return {
+        "objection_id": objection_id,
+        "candidacy_id": str(candidacy.id),
+        "text": objection["text"],
+        "items": list(objection["items"]),
+        "filed_by": objection["filed_by"],
+        "status": objection["status"],
+        "resolution": objection["resolution"],
+    }
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/objections/{objection_id}/resolve",
+    tags=DECISIONS,
+    summary="处理异议 Resolve an objection",
+    description="市民政局认定异议成立或不成立，并说明理由。The city owner upholds or dismisses an objection, with "
+                "the reason.",
+)
+def resolve_objection(candidacy_id: str, objection_id: str, body: ResolutionIn, actor: CurrentActor, app: Ledger,
+                      request: Request) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        app.resolve_objection(actor, candidacy_id, objection_id, body.upheld, body.reason, on=body.on)
+    return _candidacy_action(app, actor, candidacy_id, objection_id=objection_id)
+
+
+# -- decisions, outcome, put forward, revocation ------------------------------------------------
+
+
+@router.post(
+    "/campaigns/{campaign_id}/decisions",
+    status_code=201,
+    tags=DECISIONS,
+    summary="评定命名 Decide the campaign",
+    description="公示结束后，按评分标准的评定方式一次评定全部已通过初审的申报，并授予称号。After the closed public "
+                "notice, decide every approved candidacy at once by the rubric's decision style and award the "
+                "titles; each decision is recorded with its whole derivation. Returns candidacy id -> named; "
+                "`Location` is the outcome table. `If-Match` names the campaign's version.",
+)
+def decide(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request, response: Response,
+           body: DateIn | None = None) -> dict[str, Any]:
+    with expect(app, request, campaign_id):
+        results = app.decide(actor, campaign_id, on=body.on if body else None)
+    location(response, f"/campaigns/{campaign_id}/outcome")
+    return _campaign_action(app, actor, campaign_id, named=results)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/outcome",
+    tags=DECISIONS,
+    summary="评定结果表 The outcome table",
+    description="每个申报一行：社区、街道、等级、状态、综合得分、满意度、异议、理由、摘牌。One row per candidacy: "
+                "community, district, street, level, status, official total, satisfaction rate, objections, the "
+                "decision's reasons and any revocation.",
+)
+def outcome(campaign_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+    campaign = app.campaign(actor, campaign_id)
+    deny_residents(actor, "read_outcome")
+    return {
+        "campaign_id": str(campaign.id),
+        "code": campaign.code,
+        "decided": campaign.decided,
+        "rows": app.outcome_table(actor, campaign_id),
+    }
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/put-forward",
+    tags=DECISIONS,
+    summary="推荐上级评选 Put forward",
+    description="将已命名的申报推荐到上一级评选（如省级示范社区候选），同一评选只推荐一次。Put a named candidacy forward "
+                "to a higher-level selection, once per selection.",
+)
+def put_forward(candidacy_id: str, body: PutForwardIn, actor: CurrentActor, app: Ledger,
+                request: Request) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        app.put_forward(actor, candidacy_id, body.to, body.reason, on=body.on)
+    return _candidacy_action(app, actor, candidacy_id)
+
+
+@router.post(
+    "/candidacies/{candidacy_id}/revoke",
+    tags=DECISIONS,
+    summary="摘牌 Revoke a title",
+    description="回头看发现整改不合格或逾期的，市民政局取消称号，须列明问题并说明理由。The city owner revokes a title "
+                "after failed rectification: name the supervision findings (INSPECTION_ID/FINDING_ID) whose "
+                "rectification was rejected or is overdue, and the reason.",
+)
+def revoke(candidacy_id: str, body: RevocationIn, actor: CurrentActor, app: Ledger,
+           request: Request) -> dict[str, Any]:
+    with expect(app, request, candidacy_id):
+        app.revoke(actor, candidacy_id, body.reason, body.findings, on=body.on)
+    return _candidacy_action(app, actor, candidacy_id)
