@@ -116,6 +116,9 @@ def export_bundle(
         # up to the checked heads: events recorded meanwhile belong to a later export
         rows = (r for r in app.recorder.select_chain(streams) if r.version <= heads[str(r.stream)][0])
         for n, row in enumerate(rows, start=1):
+            if row.stored is None or row.topic is None:
+                raise StoreTampered(f"not exported: stream {row.stream} position {row.version} lost its link while "
+                                    "exporting; run `civic audit verify` on the store")
             yield event_line(row.stream, row.version, row.stored, row.topic, row.state)
             if progress is not None and not n % 2000:
                 progress(n, report.events)

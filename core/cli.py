@@ -145,24 +145,12 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     from core.plugins import PluginHost
 
     try:
-        host = PluginHost.discover()
-        provided = host.rubrics()
+        summary = PluginHost.discover().summary()
     except CivicError as exc:
         fail(exc)
-    rows = [
-        {
-            "name": info.name,
-            "version": info.version,
-            "source": info.source,
-            "hooks": info.hooks,
-            "rubrics": [p.rubric.ref for p in provided if p.plugin == info.name],
-            **host.provided_by(info.name),
-        }
-        for info in host.plugins.values()
-    ]
-    failures = [{"name": n, "error": why} for n, why in host.failures.items()]
+    rows, failures = summary["plugins"], summary["failures"]
     if as_json:
-        dump({"plugins": rows, "failures": failures})
+        dump(summary)
         return
     columns = ("hooks", "rubrics", "styles", "aggregations")
     table = titled_table("插件 plugins", ("name", "version", "source", *columns))

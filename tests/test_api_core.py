@@ -112,6 +112,8 @@ def test_openapi_describes_every_request_field_in_chinese_and_english(world):
             text = prop.get("description", "")
             if not text or not any("\u4e00" <= ch <= "\u9fff" for ch in text) or not any(ch.isascii() and ch.isalpha() for ch in text):
                 undescribed.append(f"{name}.{field}")
+            if "examples" not in prop and "example" not in prop:
+                undescribed.append(f"{name}.{field} (no example)")
     assert undescribed == []
     assert world.http.get("/docs").status_code == 200
 

@@ -267,17 +267,4 @@ def rubric_lineage(tenant: str, rubric_id: str, version: str, actor: CurrentActo
                 "failures: [{name, error}]}`.",
 )
 def list_plugins(actor: CurrentActor, app: Ledger) -> dict[str, Any]:
-    host = app.plugins
-    provided = host.rubrics()
-    rows = [
-        {
-            "name": info.name,
-            "version": info.version,
-            "source": info.source,
-            "hooks": info.hooks,
-            "rubrics": [p.rubric.ref for p in provided if p.plugin == info.name],
-            **host.provided_by(info.name),
-        }
-        for info in host.plugins.values()
-    ]
-    return {"plugins": rows, "failures": [{"name": n, "error": why} for n, why in host.failures.items()]}
+    return app.plugins.summary()

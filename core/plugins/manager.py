@@ -242,6 +242,24 @@ class PluginHost:
         for the built-in ones), as ``{"styles": [...], "aggregations": [...]}``."""
         return self._index().providers.get(plugin, {"styles": [], "aggregations": []})
 
+    def summary(self) -> dict[str, list[dict[str, Any]]]:
+        """Every plugin (the core's built-ins as ``core``) with its version, origin, hooks,
+        rubrics, styles and aggregations, and the refused ones with why (`civic plugins
+        --json`, ``GET /plugins``)."""
+        provided = self.rubrics()
+        rows = [
+            {
+                "name": info.name,
+                "version": info.version,
+                "source": info.source,
+                "hooks": info.hooks,
+                "rubrics": [p.rubric.ref for p in provided if p.plugin == info.name],
+                **self.provided_by(info.name),
+            }
+            for info in self.plugins.values()
+        ]
+        return {"plugins": rows, "failures": [{"name": n, "error": why} for n, why in self.failures.items()]}
+
     def demos(self) -> dict[str, tuple[Demo, str]]:
         """Demo name -> (demo, the plugin providing it). Two plugins providing one demo name
         is a :class:`PluginError` naming both (raised here only: it does not affect rubrics)."""
