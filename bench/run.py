@@ -319,6 +319,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="full official sheets in the candidacy of b); the other events are corrections")
     parser.add_argument("--bundle-events", type=int, default=1_000_000,
                         help="events in the generated bundle verified offline in c); 0 skips c)")
+    parser.add_argument("--api", action=argparse.BooleanOptionalAction, default=True,
+                        help="d) the HTTP interface: civic serve --workers 2 under load (--no-api skips d)")
+    parser.add_argument("--api-sheets", type=int, default=400, help="score sheets submitted over HTTP in d)")
+    parser.add_argument("--api-candidacies", type=int, default=2000,
+                        help="approved candidacies of the campaign of d) (sheets spread over them; listed)")
+    parser.add_argument("--api-clients", type=int, default=8, help="concurrent client connections in d)")
+    parser.add_argument("--api-health", type=int, default=2000, help="GET /health requests in d)")
+    parser.add_argument("--api-lists", type=int, default=100, help="timed candidacy list requests in d)")
     args = parser.parse_args(argv)
 
     base_url = os.environ.get(ENV_VAR, "").strip() or DEFAULT_URL
@@ -339,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.close()
         stderr.print(f"schema {schema} dropped")
+    if args.api:
+        from bench.api_bench import bench_api
+
+        bench_api(base_url, result, stderr.print, sheets=args.api_sheets, candidacies=args.api_candidacies,
+                  clients=args.api_clients, health=args.api_health, lists=args.api_lists)
     if args.bundle_events:
         from bench.bundle_gen import bench_offline_verification
 

@@ -110,7 +110,8 @@ def serve(
                 out.print(f"  {role.value:<17} {ROLE_LABELS[role]:<12} {token}", soft_wrap=True, highlight=False)
     os.environ["CIVIC_DATABASE_URL"] = store
     try:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                    http="api.server:NoDelayH11Protocol")
     except (OSError, SystemExit) as exc:
         if isinstance(exc, SystemExit) and not exc.code:
             return

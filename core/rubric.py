@@ -141,19 +141,23 @@ class Rubric(_Strict):
         return list(self._items_by_id().values())
 
     def _items_by_id(self) -> dict[str, RubricItem]:
-        # Rubrics are immutable, so the index is built once per instance.
-        if not self._item_index:
-            self._item_index.update((item.id, item) for cat in self.categories for item in cat.items)
-        return self._item_index
+        # Rubrics are immutable, so the index is built once per instance. Read straight from
+        # pydantic's private storage: attribute access to a private field goes through
+        # BaseModel.__getattr__, which costs more than the lookup itself.
+        index = self.__pydantic_private__["_item_index"]
+        if not index:
+            index.update((item.id, item) for cat in self.categories for item in cat.items)
+        return index
 
     def allowed_points(self, item_id: str) -> frozenset[str]:
         """Every valid score of an item as canonical decimal strings ("0", "0.5", … "2.5")."""
-        cached = self._allowed.get(item_id)
+        allowed = self.__pydantic_private__["_allowed"]
+        cached = allowed.get(item_id)
         if cached is None:
             item = self.item(item_id)
             steps = int(item.max_points / self.step)
             cached = frozenset(canonical_points(self.step * n) for n in range(steps + 1))
-            self._allowed[item_id] = cached
+            allowed[item_id] = cached
         return cached
 
     def item(self, item_id: str) -> RubricItem:

@@ -395,7 +395,7 @@ def list_candidacies(
     order: str = Query("applied", description="排序 applied (application order) or ranking (official total, highest "
                                               "first)", examples=["ranking"]),
 ) -> list[dict[str, Any]]:
-    campaign = app.campaign(actor, campaign_id)
+    campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
     deny_residents(actor, "read_candidacies")
     rows = read_models(app).candidacies(actor, str(campaign.id), order=order)
     listed = []

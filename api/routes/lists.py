@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from api.auth import CurrentActor, Ledger
 from api.routes.inspections import deny_residents
 from core.actors import Role
+from core.domain import Campaign
 from core.readmodels import read_models
 
 router = APIRouter()
@@ -37,7 +38,7 @@ RESIDENTS = " 居民无权查看 Residents get 403."
                 "`days_overdue`, `accepted`. Answers `{campaign_id, as_of, count, findings}`." + RESIDENTS,
 )
 def overdue_findings(campaign_id: str, actor: CurrentActor, app: Ledger, on: str | None = ON_QUERY) -> dict[str, Any]:
-    campaign = app.campaign(actor, campaign_id)
+    campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
     deny_residents(actor, "read_findings")
     day = app.check_date("on", on) if on else app.today()
     rows = read_models(app).findings(actor, str(campaign.id), on=day, overdue_only=True)
@@ -57,7 +58,7 @@ def overdue_findings(campaign_id: str, actor: CurrentActor, app: Ledger, on: str
                 "`{campaign_id, as_of, streets}`." + RESIDENTS,
 )
 def street_progress(campaign_id: str, actor: CurrentActor, app: Ledger, on: str | None = ON_QUERY) -> dict[str, Any]:
-    campaign = app.campaign(actor, campaign_id)
+    campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
     deny_residents(actor, "read_progress")
     day = app.check_date("on", on) if on else app.today()
     return {"campaign_id": str(campaign.id), "as_of": day,
@@ -77,6 +78,6 @@ def street_progress(campaign_id: str, actor: CurrentActor, app: Ledger, on: str 
                 "`{campaign_id, code, title, start, end, closed, decided, candidates}`; 404 before the notice opens.",
 )
 def notice_list(campaign_id: str, actor: CurrentActor, app: Ledger) -> dict[str, Any]:
-    campaign = app.campaign(actor, campaign_id)
+    campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
     notice = read_models(app).notice_list(actor, str(campaign.id), listed_only=actor.role is Role.RESIDENT)
     return {"campaign_id": str(campaign.id), "code": campaign.code, "title": campaign.title, **notice}
