@@ -11,7 +11,9 @@ a) recording official assessments: N full 60-item score sheets through
    rows (one row per sheet);
 b) loading one candidacy whose stream holds 10,000 events from the store (cold: no
    aggregate cache), with the application's snapshots and, for context, by replaying
-   every event.
+   every event;
+c) verifying a generated 1,000,000-event export bundle offline (bench/bundle_gen.py);
+d) the HTTP interface under `civic serve --workers 2` (bench/api_bench.py).
 
 Result lines go to stdout, one per figure, exactly ``<name>: <figure> <unit> (target <t>)``;
 progress goes to stderr. See bench/README.md for how to read them.
