@@ -16,7 +16,7 @@ import pytest
 from core.actors import Role
 from core.domain import ids
 from tests.api_support import ApiWorld
-from tests.helpers import TENANT, notification_count, sheet
+from tests.helpers import TENANT, sheet
 from tests.test_api_registry import bootstrap_owner_token, forbidden, invalid, refused
 
 YEAR = 2020

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, Ledger
-from api.routes.inspections import deny_residents
 from api.routes.tenants import acted, created, visible_tenant
 from api.versioning import etag, expect
 from core.domain import Campaign, Candidacy, ids
@@ -396,7 +395,6 @@ def list_candidacies(
                                               "first)", examples=["ranking"]),
 ) -> list[dict[str, Any]]:
     campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
-    deny_residents(actor, "read_candidacies")
     rows = read_models(app).candidacies(actor, str(campaign.id), order=order)
     listed = []
     for row in rows:

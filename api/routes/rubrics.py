@@ -25,7 +25,7 @@ from core.domain import ids
 from core.errors import InvalidInput, NotFound
 from core.permissions import authorize
 from core.rubric import Rubric
-from core.rubric_files import SUFFIXES, RubricFile, read_rubric_file
+from core.rubric_files import RubricFile, read_rubric_file
 from core.services import CivicLedger
 from core.services.base import ALL_TENANTS
 from core.services.registry import usage_problems

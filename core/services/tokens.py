@@ -94,7 +94,12 @@ class TokenCommands(IntegrityQueries):
         from eventsourcing.utils import get_topic
 
         topic = get_topic(AccessToken.Issued)
-        return [str(n.originator_id) for n in self.recorder.select_notifications(start=None, limit=1_000_000, topics=[topic])]
+        found: list[str] = []
+        start: int | None = None
+        while page := self.recorder.select_notifications(start=start, limit=1000, topics=[topic]):
+            found.extend(str(n.originator_id) for n in page)
+            start = page[-1].id + 1
+        return found
 
     def actor_for_token(self, token: str) -> Actor:
         """The actor a bearer token acts as; NotFound for an unknown, malformed or revoked one
