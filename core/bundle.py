@@ -27,6 +27,7 @@ import gc
 import hashlib
 import json
 import mmap
+import multiprocessing
 import os
 import re
 import threading
@@ -40,7 +41,7 @@ from core import chain
 from eventsourcing.utils import get_topic
 
 from core.actors import Actor, Role
-from core.domain import Campaign, Candidacy, RubricRecord
+from core.domain import RubricRecord
 from core.errors import InvalidInput, StoreTampered
 
 MAGIC = b"civic-ledger-bundle 1"
@@ -377,12 +378,14 @@ def verify_bundle(
     *,
     decisions: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    workers: int | None = None,
 ) -> BundleReport:
     """Check a bundle with nothing but the file: its structure and seal, every event's link,
     the rubric hashes, the manifest's heads and counts, and (``decisions``) every recorded
     decision whose style is built into the core, recomputed from the bundled events and
     rubric data. Decisions made with a style only a plugin supplies are reported as
-    ``needs_plugin``, never as confirmed."""
+    ``needs_plugin``, never as confirmed. Decisions are recomputed by ``workers`` processes
+    (default: one per available processor, where processes can be forked)."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -391,7 +394,7 @@ def verify_bundle(
     except OSError as exc:
         raise InvalidInput("bundle", str(path), f"a readable bundle file ({exc.strerror})") from None
     try:
-        return _verify(data, decisions, progress)
+        return _verify(data, decisions, progress, workers)
     finally:
         if isinstance(data, mmap.mmap):
             try:
@@ -400,7 +403,7 @@ def verify_bundle(
                 pass
 
 
-def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None) -> BundleReport:
+def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None, workers: int | None = None) -> BundleReport:
     report = BundleReport()
     reader = _Reader(data, keep=decisions)
     # the seal digest runs beside the parsing (hashlib releases the GIL on large buffers)
@@ -453,7 +456,7 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
                 note = f"events of unknown types {unknown[:3]}: only the platform's own event types are replayed"
                 report.verdicts = [_unverified(c, note) for c in campaigns]
             else:
-                report.verdicts = _recompute(reader, campaigns, progress)
+                report.verdicts = _recompute(reader, campaigns, progress, workers)
     reader.rows.clear()  # the rows hold views of the mapped file
     return report
 
@@ -501,8 +504,15 @@ def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, read
         problems.append(Problem(2, "manifest", f"rubrics: manifest says {manifest.get('rubrics')}, the file holds {sorted(reader.rubrics)}", derived=True))
 
 
-def _recompute(reader: _Reader, campaigns: list[str], progress: Callable[[str, int, int], None] | None) -> list[dict[str, Any]]:
-    """Replay the bundled events into an in-memory ledger with no plugin and recompute."""
+def _recompute(
+    reader: _Reader, campaigns: list[str], progress: Callable[[str, int, int], None] | None, workers: int | None = None
+) -> list[dict[str, Any]]:
+    """Replay the bundled events into an in-memory ledger with no plugin and recompute.
+
+    Campaigns are independent, so with several processors (and ``fork``, which hands the
+    loaded ledger to the workers without copying it) they are recomputed by that many
+    worker processes; the verdicts come back in the campaigns' order either way.
+    """
     from eventsourcing.persistence import StoredEvent
 
     from core.plugins import PluginHost
@@ -519,48 +529,84 @@ def _recompute(reader: _Reader, campaigns: list[str], progress: Callable[[str, i
             )
         except Exception as exc:
             return [_unverified(c, f"the bundled events cannot be replayed ({type(exc).__name__}: {exc})") for c in campaigns]
-        built_in = set(host.styles())
+        work = (ledger, set(host.styles()), reader.rubrics)
+        chunks = [campaigns[i:i + CAMPAIGNS_PER_TASK] for i in range(0, len(campaigns), CAMPAIGNS_PER_TASK)]
+        workers = _workers(len(chunks)) if workers is None else min(workers, len(chunks))
         verdicts: list[dict[str, Any]] = []
-        for n, campaign_id in enumerate(campaigns, start=1):
-            try:
-                verdicts.extend(_campaign_verdicts(ledger, campaign_id, built_in, reader.rubrics))
-            except Exception as exc:  # a sealed, linked bundle whose events still do not replay
-                verdicts.append(_unverified(campaign_id, f"the bundled events of this campaign cannot be replayed ({type(exc).__name__}: {exc})"))
+        done = 0
+        for chunk, found in zip(chunks, _map_chunks(work, chunks, workers)):
+            verdicts.extend(found)
+            done += len(chunk)
             if progress is not None:
-                progress("decisions", n, len(campaigns))
+                progress("decisions", done, len(campaigns))
         return verdicts
     finally:
         ledger.close()
+
+
+#: campaigns handed to a worker at a time: large enough that sending the verdicts back
+#: costs little beside recomputing them, small enough to keep both processors busy
+CAMPAIGNS_PER_TASK = 16
+
+#: what the forked workers recompute from: (ledger, built-in style names, rubric texts)
+_FORKED: tuple[Any, set[str], dict[str, str]] | None = None
+
+
+def _workers(tasks: int) -> int:
+    if tasks < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, tasks))
+
+
+def _map_chunks(work: tuple[Any, set[str], dict[str, str]], chunks: list[list[str]], workers: int) -> Iterator[list[dict[str, Any]]]:
+    global _FORKED
+    if workers <= 1:
+        for chunk in chunks:
+            yield _chunk_verdicts(chunk, work)
+        return
+    _FORKED = work
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_chunk_verdicts, chunks)
+    finally:
+        _FORKED = None
+
+
+def _chunk_verdicts(chunk: list[str], work: tuple[Any, set[str], dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    ledger, built_in, rubrics = work if work is not None else _FORKED  # type: ignore[misc]
+    verdicts: list[dict[str, Any]] = []
+    for campaign_id in chunk:
+        try:
+            verdicts.extend(_campaign_verdicts(ledger, campaign_id, built_in, rubrics))
+        except Exception as exc:  # a sealed, linked bundle whose events still do not replay
+            verdicts.append(_unverified(campaign_id, f"the bundled events of this campaign cannot be replayed ({type(exc).__name__}: {exc})"))
+    return verdicts
 
 
 def _campaign_verdicts(ledger: Any, campaign_id: str, built_in: set[str], rubrics: dict[str, str]) -> list[dict[str, Any]]:
     from core.errors import CivicError
 
     try:
-        campaign = ledger.load(Campaign, campaign_id, OFFLINE_AUDITOR, "campaign", readonly=True)
+        recorded = ledger.recorded_decisions(OFFLINE_AUDITOR, campaign_id)
     except CivicError as exc:
         return [{"campaign_id": campaign_id, "candidacy_id": None, "community": None, "level": None,
                  "status": "unverifiable", "differences": [f"the campaign cannot be read from the bundle: {exc}"]}]
-    decided = [
-        c for cid in campaign.candidacies
-        if (c := ledger.load(Candidacy, cid, OFFLINE_AUDITOR, "candidacy", readonly=True)).decision is not None
-    ]
+    campaign, decided = recorded
     if not decided:
         return []
-    styles = {c.decision["derivation"]["style"]["name"] for c in decided}
+    styles = {d["derivation"]["style"]["name"] for d, _ in decided.values()}
     missing = sorted(styles - built_in)
     if missing:
         note = (f"decision style {', '.join(missing)} is supplied by a plugin: only that plugin's code can recompute "
                 "these decisions; not checked offline (需插件代码复核)")
-        return [{"campaign_id": campaign_id, "candidacy_id": str(c.id), "community": ledger.community(OFFLINE_AUDITOR, c.community_id).name,
-                 "level": c.level, "status": "needs_plugin", "differences": [note]} for c in decided]
-    named = {c.decision["derivation"]["rubric"]["hash"] for c in decided} | {campaign.rubric["hash"]}
+        return [{"campaign_id": campaign_id, "candidacy_id": cid, "community": ledger.community(OFFLINE_AUDITOR, c.community_id).name,
+                 "level": c.level, "status": "needs_plugin", "differences": [note]} for cid, (_, c) in decided.items()]
+    named = {d["derivation"]["rubric"]["hash"] for d, _ in decided.values()} | {campaign.rubric["hash"]}
     absent = sorted(h for h in named if h not in rubrics)
-    out = [{"campaign_id": campaign_id, **v.__dict__} for v in ledger.verify_decisions(OFFLINE_AUDITOR, campaign_id)]
+    out = [{"campaign_id": campaign_id, **v.__dict__} for v in ledger.verify_decisions(OFFLINE_AUDITOR, campaign_id, recorded)]
     if absent:
         for v in out:
             if v["status"] == "confirmed":
                 v["status"] = "unverifiable"
                 v["differences"] = [f"rubric version(s) {', '.join(absent)} are not among the bundle's rubric lines"]
     return out
-

@@ -30,6 +30,9 @@ def verify(
     anchor_file: Annotated[Optional[Path], typer.Option(
         "--anchor", help="An anchor written earlier by `civic audit anchor`: every head in it must still be there, unchanged",
     )] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        min=1, help="With BUNDLE: processes recomputing its decisions (default: one per processor)",
+    )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check hash chains and recompute recorded decisions (核验), on the store or in a bundle.
@@ -43,8 +46,10 @@ def verify(
         if campaign or tenant or anchor_file:
             fail(InvalidInput("--campaign/--tenant/--anchor", campaign or tenant or str(anchor_file),
                               "none of them with a bundle file: a bundle is checked as a whole"))
-        verify_file(bundle, as_json)
+        verify_file(bundle, as_json, workers)
     else:
+        if workers is not None:
+            fail(InvalidInput("--workers", workers, "only with a bundle file: the store's check runs in this process"))
         verify_store(campaign, tenant, anchor_file, as_json)
 
 

@@ -150,11 +150,12 @@ def _print_verdicts(verdicts: list[dict[str, Any]]) -> None:
     out.print(f"{confirmed}/{len(verdicts)} decisions confirmed")
 
 
-def verify_file(bundle: Path, as_json: bool) -> None:
+def verify_file(bundle: Path, as_json: bool, workers: int | None = None) -> None:
     """Offline: the bundle alone, no store and no plugin."""
     try:
         with progress_bar() as update:
-            report = verify_bundle(bundle, progress=lambda stage, n, total: update(_STAGES.get(stage, stage), n, total))
+            report = verify_bundle(bundle, workers=workers,
+                                   progress=lambda stage, n, total: update(_STAGES.get(stage, stage), n, total))
     except CivicError as exc:
         fail(exc)
     _print_bundle(bundle, report, as_json)

@@ -177,6 +177,37 @@ def test_a_decision_of_a_plugin_only_style_is_not_passed_offline(demo_bundles):
     assert "only that plugin's code can recompute" in verdicts[0]["differences"][0]
 
 
+def test_decisions_recomputed_by_worker_processes_are_those_of_one_process(tmp_path, monkeypatch):
+    """Campaigns are shared out to forked workers; their verdicts, mismatches with their
+    differing lines included, come back complete and in order."""
+    import re
+
+    from bench.bundle_gen import Template, generate
+
+    template = Template()
+    # one recorded decision of the demos gets another total: every copy carries one mismatch
+    at = next(i for i, (_, _, topic, parts) in enumerate(template.rows)
+              if topic.endswith(b".Decided") and any(b'"total":"' in p for p in parts))
+    stream, version, topic, parts = template.rows[at]
+    k = next(i for i, p in enumerate(parts) if b'"total":"' in p)
+    parts = [*parts[:k], re.sub(rb'("total":")[0-9.]+"', rb'\g<1>1.0000"', parts[k], count=1), *parts[k + 1:]]
+    template.rows[at] = (stream, version, topic, parts)
+    path = tmp_path / "generated.bundle"
+    counts = generate(path, template.events * 3, template=template)
+    monkeypatch.setattr(bundle, "CAMPAIGNS_PER_TASK", 2)  # several tasks for the two workers
+
+    alone, shared = verify_bundle(path, workers=1), verify_bundle(path, workers=2)
+    assert alone.intact and shared.intact
+    assert shared.verdicts == alone.verdicts
+    assert [v["campaign_id"] for v in shared.verdicts] == sorted(
+        (v["campaign_id"] for v in shared.verdicts), key=alone.manifest["campaigns"].index)
+    mismatched = [v for v in shared.verdicts if v["status"] == "mismatched"]
+    assert len(mismatched) == counts["copies"]
+    assert all(any(line.startswith("-") and '"1.0000"' in line for line in v["differences"]) for v in mismatched)
+    assert sum(v["status"] == "confirmed" for v in shared.verdicts) == len(shared.verdicts) - counts["copies"]
+    assert not shared.verified
+
+
 # -- exporting from each store ---------------------------------------------------------------
 
 

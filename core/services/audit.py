@@ -19,6 +19,7 @@ from core.domain import Campaign, Candidacy, Community
 from core.errors import CivicError, InvalidInput, NotFound, PluginError, RuleViolation
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
+from core.services.base import project_events
 from core.services.decisions import plain, summary
 from core.services.selections import SelectionCommands
 
@@ -31,6 +32,12 @@ class DecisionInputs:
     decisions: dict[str, dict[str, Any]]
     evidence: dict[str, CandidateEvidence]
     on_notice: list[str]
+    #: per decision, the candidacy, community and campaign as it read them
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+#: a campaign with, per decided candidacy, its decision and the candidacy as the decision read it
+Recorded = tuple[Campaign, dict[str, tuple[dict[str, Any], Candidacy]]]
 
 
 @dataclass
@@ -43,32 +50,34 @@ class Verdict:
 
 
 class AuditQueries(SelectionCommands):
-    def decision_inputs(self, actor: Actor, campaign_id: str) -> DecisionInputs:
-        """Rebuild, from the events alone, everything the campaign's decision style was given."""
-        campaign = self.load(Campaign, campaign_id, actor, "campaign", readonly=True)
+    def decision_inputs(self, actor: Actor, campaign_id: str, recorded: Recorded | None = None) -> DecisionInputs:
+        """Rebuild, from the events alone, everything the campaign's decision style was given
+        (``recorded``: what :meth:`recorded_decisions` returned for it, if already read)."""
+        campaign, decided = recorded or self.recorded_decisions(actor, campaign_id)
+        if not decided:
+            raise NotFound("decision of campaign", campaign_id)
         decisions: dict[str, dict[str, Any]] = {}
         evidence: dict[str, CandidateEvidence] = {}
+        states: dict[str, dict[str, Any]] = {}
         notice_campaign: Campaign | None = None
         seen: dict[tuple[str, int], Any] = {}
-        for cid in campaign.candidacies:
-            decision = self.load(Candidacy, cid, actor, "candidacy", readonly=True).decision
-            if decision is None:
-                continue
-            positions = decision["derivation"]["positions"]
-            at = {}
-            for kind, (stream, version) in positions.items():
+        for cid, (decision, candidacy) in decided.items():
+            at: dict[str, Any] = {"candidacy": candidacy}
+            for kind, (stream, version) in decision["derivation"]["positions"].items():
+                if kind == "candidacy":
+                    continue
                 # one decision's campaign (and often community) position is every decision's
                 key = (stream, version)
                 if key not in seen:
-                    cls = {"candidacy": Candidacy, "community": Community, "campaign": Campaign}[kind]
-                    seen[key] = self.load(cls, stream, actor, kind, version=version)
+                    cls = {"community": Community, "campaign": Campaign}[kind]
+                    seen[key] = self.load(cls, stream, actor, kind, version=version, readonly=True)
                 at[kind] = seen[key]
             notice_campaign = at["campaign"]
             rubric = self._named_rubric(decision["derivation"]["rubric"]["hash"])
             decisions[cid] = decision
+            states[cid] = at
             evidence[cid] = self.evidence(rubric, at["candidacy"], at["community"])
-        if notice_campaign is None:
-            raise NotFound("decision of campaign", campaign_id)
+        assert notice_campaign is not None
         rubric = self._named_rubric(notice_campaign.rubric["hash"])
         listed = set(notice_campaign.notice["candidacy_ids"]) if notice_campaign.notice else set()
         return DecisionInputs(
@@ -76,7 +85,34 @@ class AuditQueries(SelectionCommands):
             decisions=decisions,
             evidence=evidence,
             on_notice=[cid for cid in evidence if cid in listed],
+            states=states,
         )
+
+    def recorded_decisions(self, actor: Actor, campaign_id: str) -> Recorded:
+        """The campaign and, per decided candidacy, its latest recorded decision with the
+        candidacy as that decision read it (at the position it recorded).
+
+        Each candidacy's events are read and decoded once: the decision comes from its last
+        ``Decided`` event and the state at the recorded position is folded from the same
+        events, rather than replaying the stream twice (once whole, once to the position).
+        """
+        campaign = self.load(Campaign, campaign_id, actor, "campaign", readonly=True)
+        decided: dict[str, tuple[dict[str, Any], Candidacy]] = {}
+        for cid in campaign.candidacies:
+            uid = UUID(cid)
+            events = list(self.events.get(uid))
+            last = next((e for e in reversed(events) if isinstance(e, Candidacy.Decided)), None)
+            if last is None:
+                continue
+            decision = {"named": last.named, "derivation": last.derivation, "effective": last.meta.get("effective")}
+            stream, version = decision["derivation"]["positions"]["candidacy"]
+            if stream != cid or not isinstance(version, int):
+                raise RuleViolation(f"candidacy {cid}: its decision names position {stream}@{version}, not one of its own")
+            candidacy = project_events(None, (e for e in events if e.originator_version <= version))
+            if not isinstance(candidacy, Candidacy) or not self.can_see(actor, candidacy.tenant):
+                raise NotFound("candidacy", uid)
+            decided[cid] = (decision, candidacy)
+        return campaign, decided
 
     def _named_rubric(self, content_hash: str) -> Any:
         try:
@@ -84,12 +120,12 @@ class AuditQueries(SelectionCommands):
         except NotFound:
             raise MissingRubric(f"rubric version {content_hash} named by the decision is not in the store") from None
 
-    def verify_decisions(self, actor: Actor, campaign_id: str) -> list[Verdict]:
+    def verify_decisions(self, actor: Actor, campaign_id: str, recorded: Recorded | None = None) -> list[Verdict]:
         """Recompute every recorded decision of a campaign from the recorded events with the
         rubric version it names (by hash) and report each as confirmed or mismatched,
         with the differing lines of the derivation."""
         try:
-            inputs = self.decision_inputs(actor, campaign_id)
+            inputs = self.decision_inputs(actor, campaign_id, recorded)
         except MissingRubric as exc:
             campaign = self.campaign(actor, campaign_id)
             return [
@@ -104,6 +140,7 @@ class AuditQueries(SelectionCommands):
             return [self._verdict(inputs, cid, "unverifiable", [str(exc)]) for cid in inputs.decisions]
         candidates = [inputs.evidence[cid] for cid in inputs.on_notice]
         outcomes = {o.candidacy_id: o for o in style.decide(inputs.context, candidates)}
+        memo: dict[int, Any] = {}  # the outcomes hold their shared parts while this runs
         verdicts = []
         for cid, decision in inputs.decisions.items():
             recorded = decision["derivation"]
@@ -116,7 +153,7 @@ class AuditQueries(SelectionCommands):
                 expected = {"named": False, "outcome": {**summary(inputs.evidence[cid])}}
                 actual = {"named": recorded["named"], "outcome": {k: v for k, v in recorded["outcome"].items() if k != "preliminary"}}
             else:
-                expected = {"named": outcome.named, "reasons": list(outcome.reasons), "outcome": plain(outcome.derivation)}
+                expected = {"named": outcome.named, "reasons": list(outcome.reasons), "outcome": plain(outcome.derivation, memo)}
                 actual = {"named": recorded["named"], "reasons": recorded["reasons"], "outcome": recorded["outcome"]}
             differences = _diff(actual, expected)
             verdicts.append(self._verdict(inputs, cid, "mismatched" if differences else "confirmed", differences))
@@ -201,7 +238,7 @@ class AuditQueries(SelectionCommands):
         evidence: dict[str, CandidateEvidence] = {}
         unscorable: dict[str, list[str]] = {}
         for done, (cid, decision) in enumerate(inputs.decisions.items(), start=1):
-            at = self._decision_streams(actor, decision)
+            at = inputs.states[cid]
             problems = _unscorable_under(other, at["candidacy"])
             if not problems:
                 try:
@@ -361,16 +398,6 @@ class AuditQueries(SelectionCommands):
         except (CivicError, ValueError, KeyError):
             return {}
         return {o.candidacy_id: plain(o.derivation) for o in outcomes}
-
-    def _decision_streams(self, actor: Actor, decision: dict[str, Any]) -> dict[str, Any]:
-        """The candidacy and community as the decision read them (its recorded positions)."""
-        positions = decision["derivation"]["positions"]
-        kinds = {"candidacy": Candidacy, "community": Community}
-        return {
-            kind: self.load(kinds[kind], stream, actor, kind, version=version, readonly=True)
-            for kind, (stream, version) in positions.items()
-            if kind in kinds
-        }
 
 
 class MissingRubric(NotFound):

@@ -8,6 +8,7 @@ derivation and the stream positions they read; they are never recomputed on read
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -20,6 +21,13 @@ from core.rubric import Rubric, subtotals
 from core.services.inspections import InspectionCommands
 
 PLACES = Decimal("0.0001")
+
+
+@lru_cache(maxsize=4096)
+def _points(text: str) -> Decimal:
+    """A recorded number of points (the canonical spelling; rubric steps keep the distinct
+    values few, so each is parsed once)."""
+    return Decimal(text)
 
 
 def _q(value: Decimal) -> Decimal:
@@ -42,14 +50,27 @@ def summary(evidence: CandidateEvidence) -> dict[str, Any]:
     )
 
 
-def plain(value: Any) -> Any:
-    """Derivations are stored as plain JSON: decimals become strings."""
+def plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """Derivations are stored as plain JSON: decimals become strings.
+
+    With ``memo`` (kept by the caller while the values live), a list or dict shared by
+    several derivations, such as a quota style's ranking of the whole level, is converted
+    once and its plain form shared.
+    """
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+    if isinstance(value, (dict, list, tuple)):
+        if memo is not None:
+            done = memo.get(id(value))
+            if done is not None:
+                return done
+        if isinstance(value, dict):
+            out: Any = {str(k): plain(v, memo) for k, v in value.items()}
+        else:
+            out = [plain(v, memo) for v in value]
+        if memo is not None:
+            memo[id(value)] = out
+        return out
     return value
 
 
@@ -60,14 +81,16 @@ class DecisionCommands(InspectionCommands):
         """Per-item points combined over assessors by the rubric's aggregation, and the
         items nobody scored."""
         combine = self.plugins.aggregation(rubric.aggregation).combine
+        ordered = [sheet for _, sheet in sorted(sheets.items())]
         points: dict[str, Decimal] = {}
         missing = []
         for item in rubric.items():
-            given = [Decimal(sheet[item.id]) for _, sheet in sorted(sheets.items()) if item.id in sheet]
+            item_id = item.id
+            given = [_points(sheet[item_id]) for sheet in ordered if item_id in sheet]
             if given:
-                points[item.id] = _q(Decimal(combine(given)))
+                points[item_id] = _q(Decimal(combine(given)))
             else:
-                missing.append(item.id)
+                missing.append(item_id)
         return points, missing
 
     def evidence(self, rubric: Rubric, candidacy: Candidacy, community: Community) -> CandidateEvidence:
