@@ -102,6 +102,11 @@ def test_export_refuses_to_overwrite_and_bundles_take_no_scope_options(sqlite_st
     assert invoke("audit", "export", "--campaign", campaign, "--out", str(bundle), "--force", env=env).exit_code == 0
     result = invoke("audit", "verify", str(bundle), "--campaign", campaign, env=env)
     assert result.exit_code == 1 and "a bundle is checked as a whole" in result.output
+    two = invoke("audit", "verify", str(bundle), "--workers", "2", "--json", env=env)
+    assert two.exit_code == 0 and json.loads(two.stdout)["verified"]
+    store = invoke("audit", "verify", "--workers", "2", env=env)
+    assert store.exit_code == 1 and "--workers" in store.output and "only with a bundle file" in store.output
+    assert invoke("audit", "verify", str(bundle), "--workers", "0", env=env).exit_code == 2
     missing = invoke("audit", "export", "--out", str(tmp_path / "x.bundle"), env=env)
     assert missing.exit_code == 1 and "exactly one of" in missing.output
     unknown = invoke("audit", "export", "--campaign", "00000000-0000-0000-0000-000000000000", "--out", str(tmp_path / "y.bundle"), env=env)
