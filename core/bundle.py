@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -230,6 +231,8 @@ class _Reader:
         self.seal: tuple[int, list[bytes]] | None = None
         self.seal_offset: int | None = None
         self.lines = 0
+        #: reading a part of the file whose line numbers start again from 1
+        self.relative = False
         self.expected = 0  # events the manifest announces (for progress)
 
     def problem(self, line: int, what: str, message: str, stream: str | None = None, version: int | None = None) -> None:
@@ -240,24 +243,41 @@ class _Reader:
         for _ in self.rows_of_file(progress):
             pass
 
-    def rows_of_file(self, progress: Callable[[int], None] | None = None) -> Iterator[chain.ChainRow]:
+    def rows_of_file(self, progress: Callable[[int], None] | None = None, end: int | None = None) -> Iterator[chain.ChainRow]:
+        """Every event of the file (or of its lines before offset ``end``, a line start),
+        with the header and footer checks of a whole file."""
+        data = self.data
+        size = len(data)
+        if data[-1:] != b"\n":
+            lines = bytes(data).count(b"\n") + 1
+            self.problem(lines, "file", "the file does not end with a line break: it was cut short or extended")
+        first_end = data.find(b"\n")
+        if (data[:first_end] if first_end >= 0 else data) != MAGIC:
+            self.problem(1, "header", f"not a Civic Ledger bundle: line 1 must read {MAGIC.decode()!r}")
+        self.lines = 1
+        yield from self.rows_of_lines(size if first_end < 0 else first_end + 1, size if end is None else end, progress)
+        if end is None:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.manifest_line is None:
+            self.problem(2, "manifest", "the manifest line (M) is missing")
+        if self.seal is None:
+            self.problems.append(Problem(max(1, self.lines), "seal", "the seal line (S) is missing: the file was cut short", derived=True))
+
+    def rows_of_lines(self, pos: int, stop: int, progress: Callable[[int], None] | None = None) -> Iterator[chain.ChainRow]:
+        """The events of the lines from offset ``pos`` to ``stop`` (both line starts), numbered
+        on from :attr:`lines`; records, header aside, are checked wherever they are."""
         data = self.data
         view = memoryview(data)
         size = len(data)
         find = data.find
-        if data[-1:] != b"\n":
-            lines = bytes(data).count(b"\n") + 1
-            self.problem(lines, "file", "the file does not end with a line break: it was cut short or extended")
-        first_end = find(b"\n")
-        if (data[:first_end] if first_end >= 0 else data) != MAGIC:
-            self.problem(1, "header", f"not a Civic Ledger bundle: line 1 must read {MAGIC.decode()!r}")
         streams: dict[bytes, UUID] = {}
         topics = self.topics
         keep = self.rows.append if self.keep else None
-        pos = size if first_end < 0 else first_end + 1
-        n = 1
+        n = self.lines
         count = 0
-        while pos < size:
+        while pos < stop:
             n += 1
             end = find(b"\n", pos)
             if end < 0:
@@ -296,10 +316,6 @@ class _Reader:
         self.lines = n
         if progress is not None:
             progress(count)
-        if self.manifest_line is None:
-            self.problem(2, "manifest", "the manifest line (M) is missing")
-        if self.seal is None:
-            self.problems.append(Problem(max(1, n), "seal", "the seal line (S) is missing: the file was cut short", derived=True))
 
     def _event(
         self, n: int, raw_stream: bytes, raw_version: bytes, raw_link: bytes, raw_topic: bytes, raw_state: memoryview,
@@ -340,7 +356,7 @@ class _Reader:
         return chain.ChainRow(stream, version, raw_topic, state, binascii.unhexlify(raw_link), n)
 
     def _manifest(self, n: int, line: bytes) -> None:
-        if n != 2 or self.manifest_line is not None:
+        if n != 2 or self.relative or self.manifest_line is not None:
             self.problem(n, "manifest", "a manifest line belongs on line 2 only")
             return
         self.manifest_line = line + b"\n"
@@ -406,21 +422,42 @@ def verify_bundle(
 def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None, workers: int | None = None) -> BundleReport:
     report = BundleReport()
     reader = _Reader(data, keep=decisions)
-    # the seal digest runs beside the parsing (hashlib releases the GIL on large buffers)
     seal_at = data.rfind(b"\nS\t")
     seal_end = seal_at + 1 if seal_at >= 0 else len(data)
-    sealed: dict[str, str] = {}
-    hasher = threading.Thread(target=_seal_digest, args=(data, seal_end, sealed))
-    hasher.start()
-    rows = reader.rows_of_file(None if progress is None else lambda n: progress("chain", n, reader.expected))
-    collecting = gc.isenabled()
-    gc.disable()  # millions of small objects, none of them cyclic: no collector passes
+    # Without decisions nothing needs the rows afterwards, so the events can be shared out
+    # to forked workers, each checking whole streams; with decisions this process reads
+    # every row (the replay needs them) and the recomputation is what is shared out.
+    parts = _workers(workers if workers is not None else len(data))
+    cuts = _cuts(data, parts) if not decisions and len(data) > PARALLEL_CHECK_BYTES else []
+    global _FORKED_FILE
+    _FORKED_FILE = data  # the workers are forked as the pool starts: they see it there
     try:
-        checked = chain.check(rows)
+        pool = multiprocessing.get_context("fork").Pool(len(cuts)) if cuts else None
     finally:
-        if collecting:
-            gc.enable()
-    hasher.join()
+        _FORKED_FILE = None
+    try:
+        pending = [] if pool is None else [
+            pool.apply_async(_check_lines, (start, stop)) for start, stop in zip(cuts, [*cuts[1:], len(data)])
+        ]
+        # the seal digest runs beside the parsing (hashlib releases the GIL on large buffers)
+        sealed: dict[str, str] = {}
+        hasher = threading.Thread(target=_seal_digest, args=(data, seal_end, sealed))
+        hasher.start()
+        share = len(data) / cuts[0] if cuts else 1.0  # this process's part, for the progress shown
+        rows = reader.rows_of_file(
+            None if progress is None else lambda n: progress("chain", min(int(n * share), reader.expected), reader.expected),
+            end=cuts[0] if cuts else None,
+        )
+        checked = _check_rows(rows)
+        for result in pending:
+            _merge(reader, checked, *result.get())
+        if cuts:
+            reader.finish()
+        hasher.join()
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     report.events, report.streams, report.rubrics = checked.events, checked.streams, len(reader.rubrics)
     report.manifest = reader.manifest
     problems = reader.problems
@@ -459,6 +496,80 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
                 report.verdicts = _recompute(reader, campaigns, progress, workers)
     reader.rows.clear()  # the rows hold views of the mapped file
     return report
+
+
+#: below this size a bundle is checked in one process (forking costs more than it saves)
+PARALLEL_CHECK_BYTES = 64 * 1024 * 1024
+
+#: the mapped bundle the forked chain checkers read
+_FORKED_FILE: Any = None
+
+
+def _cuts(data: Any, parts: int, scan: int = 100_000) -> list[int]:
+    """Line starts at which a bundle's events can be shared out to ``parts`` - 1 other
+    processes: each the first line of a stream, right after an event line of another
+    stream (so no chain is split), near equal fractions of the file. Empty when there are
+    no such places within ``scan`` lines of those fractions."""
+    cuts: list[int] = []
+    size = len(data)
+    for k in range(1, parts):
+        at = data.find(b"\nE\t", max(size * k // parts, cuts[-1] if cuts else 0)) + 1
+        for _ in range(scan):
+            if at <= 0:
+                break
+            nxt = data.find(b"\n", at) + 1
+            if nxt <= 0 or data[nxt:nxt + 2] != b"E\t":
+                at = data.find(b"\nE\t", at) + 1
+                continue
+            if data[at + 2:at + 39] != data[nxt + 2:nxt + 39]:
+                cuts.append(nxt)
+                break
+            at = nxt
+    return cuts if len(cuts) == parts - 1 else []
+
+
+def _check_rows(rows: Iterable[chain.ChainRow]) -> chain.ChainReport:
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small objects, none of them cyclic: no collector passes
+    try:
+        return chain.check(rows)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _check_lines(start: int, stop: int) -> tuple[Any, ...]:
+    """In a forked worker: read and check the lines from ``start`` to ``stop``, numbered
+    from 1 (the parent renumbers them)."""
+    reader = _Reader(_FORKED_FILE, keep=False)
+    reader.lines = 0
+    reader.relative = True
+    checked = _check_rows(reader.rows_of_lines(start, stop))
+    return checked, reader.problems, reader.topics, reader.rubrics, reader.seal, reader.seal_offset, reader.lines
+
+
+def _merge(
+    reader: _Reader, checked: chain.ChainReport, part: chain.ChainReport, problems: list[Problem],
+    topics: dict[bytes, str], rubrics: dict[str, str], seal: tuple[int, list[bytes]] | None, seal_offset: int | None,
+    lines: int,
+) -> None:
+    """Add a worker's findings on the lines after ``reader.lines`` to the reader's and
+    ``checked`` (in file order: its streams follow those already checked)."""
+    base = reader.lines
+    reader.problems.extend(dataclasses.replace(p, line=p.line + base) for p in problems)
+    reader.topics.update(topics)
+    for named, text in rubrics.items():
+        if named in reader.rubrics:
+            reader.problem(base + 1, "rubric", f"rubric version {named} appears twice")
+        reader.rubrics[named] = text
+    if seal is not None:
+        reader.seal, reader.seal_offset = (seal[0] + base, seal[1]), seal_offset
+    reader.lines = base + lines
+    checked.streams += part.streams
+    checked.events += part.events
+    checked.heads.update(part.heads)
+    checked.first_topics.update(part.first_topics)
+    checked.breaks.extend(dataclasses.replace(b, where=str(int(b.where) + base)) for b in part.breaks)
 
 
 def _unverified(campaign_id: str, why: str) -> dict[str, Any]:

@@ -30,8 +30,12 @@ def verify(
     anchor_file: Annotated[Optional[Path], typer.Option(
         "--anchor", help="An anchor written earlier by `civic audit anchor`: every head in it must still be there, unchanged",
     )] = None,
+    chains_only: Annotated[bool, typer.Option(
+        "--chains-only", help="With BUNDLE: only its integrity (every byte, link, hash and the seal), in seconds; "
+                              "decisions are not recomputed",
+    )] = False,
     workers: Annotated[Optional[int], typer.Option(
-        min=1, help="With BUNDLE: processes recomputing its decisions (default: one per processor)",
+        min=1, help="With BUNDLE: processes sharing the work (default: one per processor)",
     )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -46,10 +50,11 @@ def verify(
         if campaign or tenant or anchor_file:
             fail(InvalidInput("--campaign/--tenant/--anchor", campaign or tenant or str(anchor_file),
                               "none of them with a bundle file: a bundle is checked as a whole"))
-        verify_file(bundle, as_json, workers)
+        verify_file(bundle, as_json, workers, decisions=not chains_only)
     else:
-        if workers is not None:
-            fail(InvalidInput("--workers", workers, "only with a bundle file: the store's check runs in this process"))
+        if workers is not None or chains_only:
+            option, value = ("--workers", workers) if workers is not None else ("--chains-only", True)
+            fail(InvalidInput(option, value, "only with a bundle file: the store's check runs in this process"))
         verify_store(campaign, tenant, anchor_file, as_json)
 
 

@@ -150,28 +150,28 @@ def _print_verdicts(verdicts: list[dict[str, Any]]) -> None:
     out.print(f"{confirmed}/{len(verdicts)} decisions confirmed")
 
 
-def verify_file(bundle: Path, as_json: bool, workers: int | None = None) -> None:
+def verify_file(bundle: Path, as_json: bool, workers: int | None = None, decisions: bool = True) -> None:
     """Offline: the bundle alone, no store and no plugin."""
     try:
         with progress_bar() as update:
-            report = verify_bundle(bundle, workers=workers,
+            report = verify_bundle(bundle, decisions=decisions, workers=workers,
                                    progress=lambda stage, n, total: update(_STAGES.get(stage, stage), n, total))
     except CivicError as exc:
         fail(exc)
-    _print_bundle(bundle, report, as_json)
+    _print_bundle(bundle, report, as_json, decisions)
 
 
 _STAGES = {"chain": "链条 chains", "decisions": "决定 decisions"}
 
 
-def _print_bundle(bundle: Path, report: BundleReport, as_json: bool) -> None:
+def _print_bundle(bundle: Path, report: BundleReport, as_json: bool, decisions: bool = True) -> None:
     manifest = report.manifest or {}
     if as_json:
         dump({
-            "bundle": str(bundle), "intact": report.intact, "verified": report.verified,
+            "bundle": str(bundle), "intact": report.intact, "verified": report.verified if decisions else None,
             "streams": report.streams, "events": report.events, "rubrics": report.rubrics,
             "root": manifest.get("root"), "scope": manifest.get("scope"),
-            "problems": [p.as_dict() for p in report.problems], "decisions": report.verdicts,
+            "problems": [p.as_dict() for p in report.problems], "decisions": report.verdicts if decisions else None,
         })
     else:
         out.print(f"导出包 bundle {bundle}: {report.streams} streams, {report.events} events, {report.rubrics} rubric versions")
@@ -185,7 +185,10 @@ def _print_bundle(bundle: Path, report: BundleReport, as_json: bool) -> None:
             out.print(table)
         else:
             out.print("导出包完整 the bundle is intact: every byte matches its chain, hashes and seal")
-        _print_verdicts(report.verdicts)
+        if decisions:
+            _print_verdicts(report.verdicts)
+        else:
+            out.print("决定未复核 decisions not recomputed (--chains-only)")
     if not report.verified:
         err.print("verification failed (核验未通过)")
         raise typer.Exit(code=1)

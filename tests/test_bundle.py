@@ -99,6 +99,35 @@ def test_any_single_byte_change_is_detected_and_located(demo_bundles, tmp_path, 
             assert first.line == _line_of(data, position), (position, flip, str(first), data[position - 20:position + 20])
 
 
+def test_chains_checked_by_worker_processes_give_the_report_of_one_process(demo_bundles, tmp_path, monkeypatch):
+    """Without decisions a large bundle's events are shared out to forked workers at stream
+    boundaries; whatever changed, the report (problems and their lines included) is the
+    one a single process gives."""
+    monkeypatch.setattr(bundle, "PARALLEL_CHECK_BYTES", 0)
+    data = demo_bundles["brand-community-2019"].read_bytes()
+    cut = bundle._cuts(data, 2)
+    assert len(cut) == 1 and data[cut[0]:cut[0] + 2] == b"E\t"
+    before = data.rfind(b"\n", 0, cut[0] - 1) + 1
+    assert data[before:before + 2] == b"E\t" and data[before + 2:before + 38] != data[cut[0] + 2:cut[0] + 38]
+
+    def same(path: Path) -> bundle.BundleReport:
+        alone, shared = verify_bundle(path, decisions=False, workers=1), verify_bundle(path, decisions=False, workers=2)
+        assert [p.as_dict() for p in shared.problems] == [p.as_dict() for p in alone.problems]
+        assert (shared.events, shared.streams, shared.rubrics, shared.manifest) == (alone.events, alone.streams, alone.rubrics, alone.manifest)
+        return shared
+
+    assert same(demo_bundles["brand-community-2019"]).intact
+    rng = random.Random(7)
+    positions = sorted({*range(cut[0] - 40, cut[0] + 40), *(rng.randrange(len(data)) for _ in range(60)), len(data) - 2})
+    target = tmp_path / "changed.bundle"
+    for position in positions:
+        changed = bytearray(data)
+        changed[position] ^= 0x01
+        target.write_bytes(bytes(changed))
+        report = same(target)
+        assert not report.intact and report.problems[0].line == _line_of(data, position), position
+
+
 def test_a_changed_bundle_is_never_passed_and_never_crashes_the_full_check(demo_bundles, tmp_path):
     """What `civic audit verify FILE` runs: with decisions. Every edit fails the check, and
     no decision is confirmed from an altered bundle."""

@@ -92,6 +92,15 @@ def test_export_then_verify_offline_and_a_flipped_byte_is_located(sqlite_store, 
     text = invoke("audit", "verify", str(changed), env=env)
     assert text.exit_code == 1 and f"{first['line']}" in text.output
 
+    # integrity alone: the same problems, no decisions recomputed (and none claimed)
+    quick = invoke("audit", "verify", str(changed), "--chains-only", "--json", env=env)
+    assert quick.exit_code == 1 and json.loads(quick.stdout)["problems"][0] == first
+    quick = invoke("audit", "verify", str(bundle), "--chains-only", "--json", env=env)
+    assert quick.exit_code == 0
+    assert json.loads(quick.stdout) | {"intact": True, "verified": None, "decisions": None} == json.loads(quick.stdout)
+    quick = invoke("audit", "verify", str(bundle), "--chains-only", env=env)
+    assert quick.exit_code == 0 and "decisions not recomputed" in quick.output and "confirmed" not in quick.output
+
 
 def test_export_refuses_to_overwrite_and_bundles_take_no_scope_options(sqlite_store, tmp_path):
     env, campaign, _ = sqlite_store
@@ -106,6 +115,8 @@ def test_export_refuses_to_overwrite_and_bundles_take_no_scope_options(sqlite_st
     assert two.exit_code == 0 and json.loads(two.stdout)["verified"]
     store = invoke("audit", "verify", "--workers", "2", env=env)
     assert store.exit_code == 1 and "--workers" in store.output and "only with a bundle file" in store.output
+    store = invoke("audit", "verify", "--chains-only", env=env)
+    assert store.exit_code == 1 and "--chains-only" in store.output and "only with a bundle file" in store.output
     assert invoke("audit", "verify", str(bundle), "--workers", "0", env=env).exit_code == 2
     missing = invoke("audit", "export", "--out", str(tmp_path / "x.bundle"), env=env)
     assert missing.exit_code == 1 and "exactly one of" in missing.output
