@@ -15,7 +15,9 @@ from core.services import CivicLedger
 bearer = HTTPBearer(auto_error=False, description="令牌 Token from `civic token create` (Authorization: Bearer civic_…)")
 
 
-def ledger(request: Request) -> CivicLedger:
+async def ledger(request: Request) -> CivicLedger:
+    """The application's ledger (a coroutine: FastAPI runs a plain function dependency in
+    the thread pool, a needless hop for an attribute read)."""
     return request.app.state.ledger
 
 
@@ -35,7 +37,7 @@ def current_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("no bearer token: send Authorization: Bearer <token from `civic token create`>")
     try:
-        actor = ledger(request).actor_for_token(credentials.credentials)
+        actor = request.app.state.ledger.actor_for_token(credentials.credentials)
     except NotFound:
         raise Unauthenticated("the bearer token is unknown, malformed or revoked") from None
     if actor.role is Role.RESIDENT and request.method == "GET":

@@ -16,12 +16,14 @@ import hashlib
 import json
 import re
 
-from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Any
 
-from api.problems import MEDIA_TYPE, TYPE_BASE
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URL, Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.asgi import ClientGone, header, read_body, replaying, send_problem
 from core.sidestore import SideStore
 
 HEADER = "idempotency-key"
@@ -61,55 +63,86 @@ class RequestLog:
             c.execute(f"DELETE FROM {self.table} WHERE scope = ? AND key = ? AND status IS NULL", (scope, key))
 
 
-def _problem(status: int, code: str, title: str, detail: str, path: str, **extra: str) -> Response:
-    body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "instance": path, **extra}
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=MEDIA_TYPE)
+class IdempotencyMiddleware:
+    """Pure ASGI middleware (see :mod:`api.asgi`): only a POST with an ``Idempotency-Key``
+    and a token is read, claimed and buffered; every other request passes straight through."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-class IdempotencyMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        key = request.headers.get(HEADER)
-        if request.method != "POST" or key is None:
-            return await call_next(request)
-        path = request.url.path
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = header(scope, HEADER.encode())
+        if key is None:
+            await self.app(scope, receive, send)
+            return
         if not KEY_SHAPE.match(key):
-            return _problem(422, "invalid_input", "输入无效 Invalid input",
-                            f"Idempotency-Key: {key[:60]!r} is not allowed; allowed: 1 to 255 visible ASCII characters",
-                            path, field="Idempotency-Key", allowed="1 to 255 visible ASCII characters")
-        authorization = request.headers.get("authorization")
+            await send_problem(scope, receive, send, 422, "invalid_input", "输入无效 Invalid input",
+                               f"Idempotency-Key: {key[:60]!r} is not allowed; allowed: 1 to 255 visible ASCII characters",
+                               field="Idempotency-Key", allowed="1 to 255 visible ASCII characters")
+            return
+        authorization = header(scope, b"authorization")
         if not authorization:
-            return await call_next(request)  # answered 401 below; nothing to remember
-        body = await request.body()
-        scope = hashlib.sha256(authorization.encode()).hexdigest()
-        fingerprint = hashlib.sha256(b"\n".join([request.method.encode(), path.encode(), request.url.query.encode(), body])).hexdigest()
-        log: RequestLog = request.app.state.request_log
-        earlier = await run_in_threadpool(log.claim, scope, key, fingerprint)
-        if earlier is not None:
-            first_fingerprint, status, media_type, stored, headers = earlier
-            if first_fingerprint != fingerprint:
-                return _problem(422, "invalid_input", "输入无效 Invalid input",
-                                "Idempotency-Key: this key was used with a different request; allowed: "
-                                "a new key for a new request, or the same request again",
-                                path, field="Idempotency-Key", allowed="the same method, path and body as its first use")
-            if status is None:
-                return _problem(409, "request_in_progress", "请求处理中 Request in progress",
-                                "a request with this Idempotency-Key is still being processed; retry shortly", path)
-            replay = Response(stored, status_code=status, media_type=media_type, headers=json.loads(headers or "{}"))
-            replay.headers["Idempotent-Replayed"] = "true"
-            return replay
+            await self.app(scope, receive, send)  # answered 401 below; nothing to remember
+            return
         try:
-            response = await call_next(request)
-            chunks = [chunk async for chunk in response.body_iterator]
+            body = await read_body(receive)
+        except ClientGone:
+            return
+        owner = hashlib.sha256(authorization.encode()).hexdigest()
+        url = URL(scope=scope)
+        fingerprint = hashlib.sha256(b"\n".join([b"POST", url.path.encode(), url.query.encode(), body])).hexdigest()
+        log: RequestLog = scope["app"].state.request_log
+        earlier = await run_in_threadpool(log.claim, owner, key, fingerprint)
+        if earlier is not None:
+            await self._earlier(scope, receive, send, earlier, fingerprint)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, replaying(body, receive), keep)
         except BaseException:
-            await run_in_threadpool(log.release, scope, key)
+            await run_in_threadpool(log.release, owner, key)
             raise
-        content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-        keep = {k: v for k, v in response.headers.items() if k.lower() in ("location", "etag")}
-        if response.status_code >= 500:
-            await run_in_threadpool(log.release, scope, key)
+        if start is None:  # the application answered nothing
+            await run_in_threadpool(log.release, owner, key)
+            return
+        content = b"".join(chunks)
+        status = start["status"]
+        headers = Headers(raw=start.get("headers", []))
+        if status >= 500:
+            await run_in_threadpool(log.release, owner, key)
         else:
-            await run_in_threadpool(log.answer, scope, key, response.status_code,
-                                    response.media_type or response.headers.get("content-type", "application/json"),
-                                    content.decode("utf-8", "replace"), keep)
-        return Response(content, status_code=response.status_code, headers=dict(response.headers),
-                        media_type=response.media_type)
+            kept = {k: v for k, v in headers.items() if k in ("location", "etag")}
+            await run_in_threadpool(log.answer, owner, key, status, headers.get("content-type", "application/json"),
+                                    content.decode("utf-8", "replace"), kept)
+        await send(start)
+        await send({"type": "http.response.body", "body": content})
+
+    @staticmethod
+    async def _earlier(scope: Scope, receive: Receive, send: Send, earlier: tuple[Any, ...], fingerprint: str) -> None:
+        """The answer to a retry: the first answer again, or why not."""
+        first_fingerprint, status, media_type, stored, headers = earlier
+        if first_fingerprint != fingerprint:
+            await send_problem(scope, receive, send, 422, "invalid_input", "输入无效 Invalid input",
+                               "Idempotency-Key: this key was used with a different request; allowed: "
+                               "a new key for a new request, or the same request again",
+                               field="Idempotency-Key", allowed="the same method, path and body as its first use")
+            return
+        if status is None:
+            await send_problem(scope, receive, send, 409, "request_in_progress", "请求处理中 Request in progress",
+                               "a request with this Idempotency-Key is still being processed; retry shortly")
+            return
+        replay = Response(stored, status_code=status, media_type=media_type, headers=json.loads(headers or "{}"))
+        replay.headers["Idempotent-Replayed"] = "true"
+        await replay(scope, receive, send)

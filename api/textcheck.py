@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.problems import MEDIA_TYPE, TYPE_BASE
+from api.asgi import ClientGone, read_body, replaying, send_problem
 
 
 def _bad_text(value: Any, path: str = "", depth: int = 0) -> str | None:
@@ -37,19 +35,30 @@ def _bad_text(value: Any, path: str = "", depth: int = 0) -> str | None:
     return None
 
 
-class TextCheckMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()
-            if b"\\u" in body or b"\\U" in body:
-                try:
-                    field = _bad_text(json.loads(body))
-                except (ValueError, RecursionError):
-                    field = None  # not JSON: the route's own validation answers
-                if field:
-                    detail = f"{field}: text with a lone surrogate is not allowed; allowed: valid Unicode text"
-                    problem = {"type": TYPE_BASE + "invalid_input", "title": "输入无效 Invalid input", "status": 422,
-                               "detail": detail, "instance": request.url.path, "field": field,
-                               "allowed": "valid Unicode text (no lone surrogates)"}
-                    return Response(json.dumps(problem, ensure_ascii=False), status_code=422, media_type=MEDIA_TYPE)
-        return await call_next(request)
+class TextCheckMiddleware:
+    """Pure ASGI middleware (see :mod:`api.asgi`): the body of a POST, PUT or PATCH is read
+    once, scanned for JSON escapes (``\\u``) and parsed only when it has one; the
+    application then gets the same bytes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await read_body(receive)
+        except ClientGone:
+            return
+        if b"\\u" in body or b"\\U" in body:
+            try:
+                field = _bad_text(json.loads(body))
+            except (ValueError, RecursionError):
+                field = None  # not JSON: the route's own validation answers
+            if field:
+                await send_problem(scope, receive, send, 422, "invalid_input", "输入无效 Invalid input",
+                                   f"{field}: text with a lone surrogate is not allowed; allowed: valid Unicode text",
+                                   field=field, allowed="valid Unicode text (no lone surrogates)")
+                return
+        await self.app(scope, replaying(body, receive), send)

@@ -4,9 +4,10 @@ names the version a write expects (409 when the stream has moved on)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request, Response
 
@@ -32,8 +33,18 @@ def if_match(request: Request) -> int | None:
 
 
 @contextmanager
-def expect(ledger: CivicLedger, request: Request, stream_id: Any) -> Iterator[None]:
-    """Run a write under the request's ``If-Match`` for ``stream_id`` (if it sent one)."""
+def expect(ledger: CivicLedger, request: Request, stream_id: Any) -> Iterator[dict[UUID, int]]:
+    """Run a write under the request's ``If-Match`` for ``stream_id`` (if it sent one).
+    Yields the versions the write's saved streams reached (see
+    :meth:`~core.services.base.LedgerBase.noting_saves`), filled in when the block ends."""
     version = if_match(request)
-    with ledger.expecting(stream_id, version) if version is not None else nullcontext():
-        yield
+    with ledger.noting_saves() as saved, ledger.expecting(stream_id, version) if version is not None else nullcontext():
+        yield saved
+
+
+def version_after(saved: dict[UUID, int], stream_id: str, current: Callable[[], int]) -> int:
+    """The version ``stream_id`` reached by the request's own write, else ``current()``."""
+    try:
+        return saved[UUID(stream_id)]
+    except (KeyError, ValueError):
+        return current()

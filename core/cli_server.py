@@ -85,6 +85,8 @@ def serve(
     Interactive documentation at /docs, the OpenAPI description at /openapi.json."""
     import uvicorn
 
+    from api.server import http_protocol
+
     try:
         ledger_app = ledger()
         if demo:
@@ -111,7 +113,7 @@ def serve(
     os.environ["CIVIC_DATABASE_URL"] = store
     try:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                    http="api.server:NoDelayH11Protocol")
+                    http=http_protocol(), loop="auto")
     except (OSError, SystemExit) as exc:
         if isinstance(exc, SystemExit) and not exc.code:
             return

@@ -521,15 +521,31 @@ class ReadModels:
         with self.side.transaction() as c:
             return c.query(sql, tuple(params))
 
-    def candidacies(self, actor: Actor, campaign_id: str, order: str = "applied") -> list[dict[str, Any]]:
+    def candidacies(self, actor: Actor, campaign_id: str, order: str = "applied", *,
+                    detail: bool = True) -> list[dict[str, Any]]:
         """The campaign's candidacies with their figures: in application order, or
-        (``order="ranking"``) by official total, highest first, unscored last."""
+        (``order="ranking"``) by official total, highest first, unscored last. Without
+        ``detail`` only the summary (``candidacy_id``, ``community_id``, ``level``,
+        ``status``, ``version``, ``named``, ``official_total``): no join, and a fraction
+        of the work for a list of thousands."""
         if order not in ORDERS:
             raise InvalidInput("order", order, ", ".join(ORDERS))
         key = self._campaign_key(campaign_id)
         self.catch_up("communities", "candidacies")
         scope, scope_params = self._scope(actor, "c")
         t, m = self.table("candidacies", "candidacies"), self.table("communities", "communities")
+        if not detail:
+            rows = self._query(
+                "SELECT c.candidacy_id, c.community_id, c.level, c.status, c.version, c.named, c.official_total "
+                f"FROM {t} c WHERE c.campaign_id = ?{scope} ORDER BY c.seq, c.candidacy_id",
+                (key, *scope_params),
+            )
+            result = [
+                {"candidacy_id": cid, "community_id": community_id, "level": level, "status": status,
+                 "version": int(version), "named": _bool(named), "official_total": official_total}
+                for cid, community_id, level, status, version, named, official_total in rows
+            ]
+            return self._ranked(result) if order == "ranking" else result
         rows = self._query(
             "SELECT c.candidacy_id, c.community_id, m.name, m.district, m.street, c.level, c.status, c.version, "
             "c.self_total, c.mock_total, c.official_total, c.assessors, c.satisfaction_rate, c.objections_open, "
@@ -563,10 +579,14 @@ class ReadModels:
                 "revoked": revoked_on is not None,
                 "revoked_on": revoked_on,
             })
-        if order == "ranking":
-            unscored = Decimal("-Infinity")
-            result.sort(key=lambda r: -(Decimal(r["official_total"]) if r["official_total"] is not None else unscored))
-        return result
+        return self._ranked(result) if order == "ranking" else result
+
+    @staticmethod
+    def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """By official total, highest first, unscored last (stable: ties keep their order)."""
+        unscored = Decimal("-Infinity")
+        rows.sort(key=lambda r: -(Decimal(r["official_total"]) if r["official_total"] is not None else unscored))
+        return rows
 
     def findings(self, actor: Actor, campaign_id: str, *, on: str | None = None,
                  overdue_only: bool = False) -> list[dict[str, Any]]:

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from psycopg.rows import tuple_row
+
 from core.storage import StoreConfig
 
 
@@ -38,8 +40,12 @@ class SideCursor:
             self.raw.executemany(sql, [tuple(r) for r in rows])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.raw.execute(self._sql(sql), tuple(params))
-        return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in cursor.fetchall()]
+        if self.postgres:
+            # the pool's connections make dict rows; tuples are asked for, not converted
+            with self.raw.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(self._sql(sql), tuple(params))
+                return cursor.fetchall()
+        return [tuple(row) for row in self.raw.execute(sql, tuple(params)).fetchall()]
 
 
 class SideStore:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api.app import create_app
 from core.actors import Role
 from core.cli import app as cli
 from core.errors import InvalidInput, NotFound, RuleViolation
+from core.services import CivicLedger
 from core.services.tokens import token_digest
 from tests.api_support import ApiWorld
 from tests.helpers import notification_count
@@ -39,6 +42,27 @@ def test_a_token_acts_as_its_person_and_only_its_hash_is_recorded(world):
     assert world.http.get("/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     with pytest.raises(RuleViolation):
         app.revoke_token("ops", token_id, "again")
+
+
+def test_a_token_revoked_elsewhere_is_refused_on_the_next_request(world, store_url, plugins):
+    """Two servers on one store (two worker processes): each keeps the token's record in
+    its aggregate cache, and a revocation through one is refused by the other at once."""
+    if store_url == "memory://":
+        pytest.skip("a memory store is not shared between ledgers")
+    other = CivicLedger(store_url, plugins=plugins)
+    try:
+        second = TestClient(create_app(other), raise_server_exceptions=False)
+        token_id, token = world.app.issue_token("ops", "tianjin", "assessor", "评估员乙", "市评估组")
+        bearer = {"Authorization": f"Bearer {token}"}
+        for _ in range(2):  # the second answer comes from each server's cached record
+            assert world.http.get("/me", headers=bearer).status_code == 200
+            assert second.get("/me", headers=bearer).status_code == 200
+        other.revoke_token("ops", token_id, "调离")
+        assert second.get("/me", headers=bearer).status_code == 401
+        assert world.http.get("/me", headers=bearer).status_code == 401
+        assert world.http.post("/tenants/tianjin/communities", json=COMMUNITY, headers=bearer).status_code == 401
+    finally:
+        other.close()
 
 
 def test_token_requests_are_checked_and_record_nothing_when_refused(world):

@@ -443,11 +443,18 @@ def test_every_write_route_is_in_the_action_table(plugins):
 
 
 def normalized(response, values: list[dict[str, str]]) -> tuple[int, str]:
+    """The answer with every given value named instead; longest spellings first over all
+    the mappings, so a short value (a year, say) is never replaced inside a longer one (a
+    random id that happens to contain it)."""
     text = response.text
-    for mapping in values:
-        for name, value in sorted(mapping.items(), key=lambda kv: -len(kv[1])):
-            for spelled in sorted({value, quote(value, safe=""), repr(value)}, key=len, reverse=True):
-                text = text.replace(spelled, f"<{name}>")
+    spellings = {
+        spelled: name
+        for mapping in values
+        for name, value in mapping.items()
+        for spelled in (value, quote(value, safe=""), repr(value))
+    }
+    for spelled in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelled, f"<{spellings[spelled]}>")
     return response.status_code, text
 
 

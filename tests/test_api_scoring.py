@@ -246,6 +246,21 @@ def test_a_sealed_visit_plan_is_hidden_from_the_inspected_side_until_revealed(wo
 # -- score sheets and corrections ---------------------------------------------------------------
 
 
+def test_each_write_answers_the_version_it_gave_the_stream(world):
+    _, ids = approved(world)
+    h, http, c1 = heads(world), world.http, ids["c1"]
+    path = f"/candidacies/{c1}/score-sheets"
+    for n, (who, items) in enumerate(((h.a1, {"1": "1"}), (h.a2, {"1": "1", "2": "2"}), (h.a1, {"2": "1"}))):
+        answer = ok(http.post(path, json={"kind": "official", "scores": items, "on": "2020-10-15"}, headers=who), 201)
+        stored = world.app.candidacy(world.owner, c1).version
+        assert answer["version"] == stored == 3 + n
+        assert http.get(f"/candidacies/{c1}/assessments", headers=h.owner).headers["etag"] == f'"{stored}"'
+    survey = {"respondents": 20, "households": 18, "satisfied": 16, "basically_satisfied": 3, "dissatisfied": 1,
+              "on": "2020-10-15"}
+    answer = ok(http.post(f"/candidacies/{c1}/survey", json=survey, headers=h.owner))
+    assert answer["version"] == world.app.candidacy(world.owner, c1).version == 6
+
+
 def test_a_score_sheet_is_recorded_whole_or_not_at_all(world):
     _, ids = approved(world)
     h, http, c1 = heads(world), world.http, ids["c1"]

@@ -80,6 +80,12 @@ def test_rows_equal_the_core_figures_on_the_demo(app):
     ranking = rm.candidacies(OWNER, campaign, order="ranking")
     totals = [Decimal(r["official_total"]) for r in ranking]
     assert totals == sorted(totals, reverse=True) and len(ranking) == len(rows)
+    # the summary (no detail) is the same rows' summary fields, in both orders
+    summary = ("candidacy_id", "community_id", "level", "status", "version", "named", "official_total")
+    for order, detailed in (("applied", rows), ("ranking", ranking)):
+        assert rm.candidacies(OWNER, campaign, order=order, detail=False) == [
+            {k: r[k] for k in summary} for r in detailed]
+    assert rm.candidacies(STRANGER, campaign, detail=False) == []
     with pytest.raises(InvalidInput) as refused:
         rm.candidacies(OWNER, campaign, order="best")
     assert refused.value.field == "order" and refused.value.allowed == "applied, ranking"

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from core.actors import Actor
 from core.bundle import export_bundle
 from core.chain import ChainReport
@@ -31,7 +32,7 @@ from core.errors import InvalidInput, NotFound
 from core.services import CivicLedger
 from core.services.decisions import plain
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=LedgerRoute)
 
 BUNDLE_MEDIA_TYPE = "application/x-civic-bundle"
 RESIDENTS = " 居民无权查看 Residents get 403."

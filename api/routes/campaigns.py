@@ -14,12 +14,13 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from api.routes.tenants import acted, created, visible_tenant
 from api.versioning import etag, expect
 from core.domain import Campaign, Candidacy, ids
 from core.readmodels import read_models
 
-router = APIRouter()
+router = APIRouter(route_class=LedgerRoute)
 
 CAMPAIGNS = ["campaigns"]
 CANDIDACIES = ["candidacies"]
@@ -395,7 +396,7 @@ def list_candidacies(
                                               "first)", examples=["ranking"]),
 ) -> list[dict[str, Any]]:
     campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
-    rows = read_models(app).candidacies(actor, str(campaign.id), order=order)
+    rows = read_models(app).candidacies(actor, str(campaign.id), order=order, detail=detail)
     listed = []
     for row in rows:
         entry = {"id": row["candidacy_id"], "community_id": row["community_id"], "level": row["level"],

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from api.versioning import etag, expect
 from core.actors import Actor, Role
 from core.domain.inspection import SEVERITY_LABELS, Inspection
 from core.errors import NotFound, PermissionDenied
 
-router = APIRouter(tags=["inspections"])
+router = APIRouter(tags=["inspections"], route_class=LedgerRoute)
 
 DIGEST_EXAMPLE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 

@@ -14,11 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from core.actors import Role
 from core.domain import Campaign
 from core.readmodels import read_models
 
-router = APIRouter()
+router = APIRouter(route_class=LedgerRoute)
 
 ON_QUERY = Query(None, description="按此日期判断是否逾期 Judge overdue as of this date (YYYY-MM-DD), default today",
                  examples=["2020-09-01"])

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from api.problems import KINDS, problem
 from api.routes.tenants import created, reader_in, visible_tenant
 from api.versioning import expect
@@ -30,7 +31,7 @@ from core.services import CivicLedger
 from core.services.base import ALL_TENANTS
 from core.services.registry import usage_problems
 
-router = APIRouter()
+router = APIRouter(route_class=LedgerRoute)
 
 RUBRICS = ["rubrics"]
 PLUGINS = ["plugins"]

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ConfigDict, Field
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from api.routes.inspections import Body, EvidenceRef, deny_residents, location
-from api.versioning import etag, expect
+from api.versioning import etag, expect, version_after
 from core.actors import Role
 from core.domain.candidacy import ASSESSMENT_KINDS
 from core.errors import NotFound
 
-router = APIRouter()
+router = APIRouter(route_class=LedgerRoute)
 
 ASSESSMENTS = ["assessments"]
 DECISIONS = ["decisions"]
@@ -168,12 +170,16 @@ class RevocationIn(Body):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _candidacy_action(app: Any, actor: Any, candidacy_id: str, **extra: Any) -> dict[str, Any]:
-    return {"id": candidacy_id, "version": app.candidacy(actor, candidacy_id).version, **extra}
+def _candidacy_action(app: Any, actor: Any, candidacy_id: str, saved: dict[UUID, int], **extra: Any) -> dict[str, Any]:
+    """The answer to a write: the candidacy's id and the version the write gave it."""
+    version = version_after(saved, candidacy_id, lambda: app.candidacy(actor, candidacy_id).version)
+    return {"id": candidacy_id, "version": version, **extra}
 
 
-def _campaign_action(app: Any, actor: Any, campaign_id: str, **extra: Any) -> dict[str, Any]:
-    return {"id": campaign_id, "version": app.campaign(actor, campaign_id).version, **extra}
+def _campaign_action(app: Any, actor: Any, campaign_id: str, saved: dict[UUID, int], **extra: Any) -> dict[str, Any]:
+    """The answer to a write: the campaign's id and the version the write gave it."""
+    version = version_after(saved, campaign_id, lambda: app.campaign(actor, campaign_id).version)
+    return {"id": campaign_id, "version": version, **extra}
 
 
 def _evidence(refs: list[EvidenceRef] | None) -> list[dict[str, str]] | None:
@@ -199,10 +205,10 @@ def _sheet_sum(points: dict[str, str]) -> str:
 )
 def submit_score_sheet(candidacy_id: str, body: ScoreSheetIn, actor: CurrentActor, app: Ledger,
                        request: Request, response: Response) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         recorded = app.submit_score_sheet(actor, candidacy_id, body.kind, body.scores, on=body.on)
     location(response, f"/candidacies/{candidacy_id}/assessments")
-    return _candidacy_action(app, actor, candidacy_id, kind=body.kind, assessor=actor.id, items=recorded)
+    return _candidacy_action(app, actor, candidacy_id, saved, kind=body.kind, assessor=actor.id, items=recorded)
 
 
 @router.get(
@@ -244,9 +250,9 @@ def get_assessments(candidacy_id: str, actor: CurrentActor, app: Ledger, respons
 )
 def correct_score(candidacy_id: str, body: ScoreCorrectionIn, actor: CurrentActor, app: Ledger,
                   request: Request) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         app.correct_score(actor, candidacy_id, body.kind, body.item, body.points, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id)
+    return _candidacy_action(app, actor, candidacy_id, saved)
 
 
 @router.post(
@@ -259,10 +265,11 @@ def correct_score(candidacy_id: str, body: ScoreCorrectionIn, actor: CurrentActo
 )
 def record_veto(candidacy_id: str, body: VetoIn, actor: CurrentActor, app: Ledger,
                 request: Request, response: Response) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         app.record_veto(actor, candidacy_id, body.veto_id, body.reason, _evidence(body.evidence), on=body.on)
     location(response, f"/candidacies/{candidacy_id}/vetoes/{body.veto_id}")
-    return {"id": body.veto_id, "candidacy_id": candidacy_id, "version": app.candidacy(actor, candidacy_id).version}
+    version = version_after(saved, candidacy_id, lambda: app.candidacy(actor, candidacy_id).version)
+    return {"id": body.veto_id, "candidacy_id": candidacy_id, "version": version}
 
 
 @router.get(
@@ -287,9 +294,9 @@ def get_veto(candidacy_id: str, veto_id: str, actor: CurrentActor, app: Ledger, 
 )
 def withdraw_veto(candidacy_id: str, veto_id: str, body: ReasonIn, actor: CurrentActor, app: Ledger,
                   request: Request) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         app.withdraw_veto(actor, candidacy_id, veto_id, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id, veto_id=veto_id)
+    return _candidacy_action(app, actor, candidacy_id, saved, veto_id=veto_id)
 
 
 @router.post(
@@ -301,13 +308,13 @@ def withdraw_veto(candidacy_id: str, veto_id: str, body: ReasonIn, actor: Curren
 )
 def record_survey(candidacy_id: str, body: SurveyIn, actor: CurrentActor, app: Ledger,
                   request: Request) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         app.record_survey(
             actor, candidacy_id, respondents=body.respondents, households=body.households, satisfied=body.satisfied,
             basically_satisfied=body.basically_satisfied, dissatisfied=body.dissatisfied, reason=body.reason,
             on=body.on,
         )
-    return _candidacy_action(app, actor, candidacy_id)
+    return _candidacy_action(app, actor, candidacy_id, saved)
 
 
 # -- public notice and objections -------------------------------------------------------------
@@ -325,10 +332,10 @@ def record_survey(candidacy_id: str, body: SurveyIn, actor: CurrentActor, app: L
 )
 def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, app: Ledger,
                        request: Request, response: Response) -> dict[str, Any]:
-    with expect(app, request, campaign_id):
+    with expect(app, request, campaign_id) as saved:
         listed = app.open_public_notice(actor, campaign_id, body.start, body.end, on=body.on)
     location(response, f"/campaigns/{campaign_id}/notice")
-    return _campaign_action(app, actor, campaign_id, listed=listed)
+    return _campaign_action(app, actor, campaign_id, saved, listed=listed)
 
 
 @router.post(
@@ -339,9 +346,9 @@ def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, ap
 )
 def close_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request,
                         body: DateIn | None = None) -> dict[str, Any]:
-    with expect(app, request, campaign_id):
+    with expect(app, request, campaign_id) as saved:
         app.close_public_notice(actor, campaign_id, on=body.on if body else None)
-    return _campaign_action(app, actor, campaign_id)
+    return _campaign_action(app, actor, campaign_id, saved)
 
 
 @router.get(
@@ -446,9 +453,9 @@ def get_objection(candidacy_id: str, objection_id: str, actor: CurrentActor, app
 )
 def resolve_objection(candidacy_id: str, objection_id: str, body: ResolutionIn, actor: CurrentActor, app: Ledger,
                       request: Request) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         app.resolve_objection(actor, candidacy_id, objection_id, body.upheld, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id, objection_id=objection_id)
+    return _candidacy_action(app, actor, candidacy_id, saved, objection_id=objection_id)
 
 
 # -- decisions, outcome, put forward, revocation ------------------------------------------------
@@ -466,10 +473,10 @@ def resolve_objection(candidacy_id: str, objection_id: str, body: ResolutionIn, 
 )
 def decide(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request, response: Response,
            body: DateIn | None = None) -> dict[str, Any]:
-    with expect(app, request, campaign_id):
+    with expect(app, request, campaign_id) as saved:
         results = app.decide(actor, campaign_id, on=body.on if body else None)
     location(response, f"/campaigns/{campaign_id}/outcome")
-    return _campaign_action(app, actor, campaign_id, named=results)
+    return _campaign_action(app, actor, campaign_id, saved, named=results)
 
 
 @router.get(
@@ -499,9 +506,9 @@ def outcome(campaign_id: str, actor: CurrentActor, app: Ledger, response: Respon
 )
 def put_forward(candidacy_id: str, body: PutForwardIn, actor: CurrentActor, app: Ledger,
                 request: Request) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         app.put_forward(actor, candidacy_id, body.to, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id)
+    return _candidacy_action(app, actor, candidacy_id, saved)
 
 
 @router.post(
@@ -514,6 +521,6 @@ def put_forward(candidacy_id: str, body: PutForwardIn, actor: CurrentActor, app:
 )
 def revoke(candidacy_id: str, body: RevocationIn, actor: CurrentActor, app: Ledger,
            request: Request) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         app.revoke(actor, candidacy_id, body.reason, body.findings, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id)
+    return _candidacy_action(app, actor, candidacy_id, saved)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from api.routes.inspections import Body
 from api.versioning import etag, expect
 from core.actors import Actor
@@ -23,7 +24,7 @@ from core.errors import NotFound
 from core.permissions import authorize
 from core.services import CivicLedger
 
-router = APIRouter(tags=["selections"])
+router = APIRouter(tags=["selections"], route_class=LedgerRoute)
 RESIDENTS = " 居民无权查看 Residents get 403."
 
 #: A number as JSON number or decimal string ("0.5"); the core checks range and step.

@@ -14,12 +14,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, Ledger
+from api.endpoints import LedgerRoute
 from api.versioning import etag, expect
 from core.actors import Actor
 from core.domain import Community, Tenant, ids
 from core.services import CivicLedger
 
-router = APIRouter(tags=["tenants"])
+router = APIRouter(tags=["tenants"], route_class=LedgerRoute)
 
 
 # -- helpers shared by the route modules of this area ------------------------------------

@@ -73,6 +73,9 @@ class LedgerRepository(Repository[UUID]):
 #: command loads the stream it changes; see :meth:`LedgerBase.expecting`.
 _EXPECTED: ContextVar[dict[UUID, int] | None] = ContextVar("civic_expected_versions", default=None)
 
+#: The version each aggregate saved within :meth:`LedgerBase.noting_saves` reached.
+_SAVED: ContextVar[dict[UUID, int] | None] = ContextVar("civic_saved_versions", default=None)
+
 
 class LedgerBase(Application[UUID]):
     """Event store, plugin host and shared command helpers.
@@ -219,6 +222,19 @@ class LedgerBase(Application[UUID]):
             _EXPECTED.reset(token)
 
     @staticmethod
+    @contextmanager
+    def noting_saves() -> Iterator[dict[UUID, int]]:
+        """Within this block, every aggregate a command saves is noted with the version
+        it reached (stream id -> version): an HTTP answer can name the version its write
+        produced without loading the stream again."""
+        saved: dict[UUID, int] = {}
+        token = _SAVED.set(saved)
+        try:
+            yield saved
+        finally:
+            _SAVED.reset(token)
+
+    @staticmethod
     def can_see(actor: Actor, tenant: str) -> bool:
         return actor.tenant == tenant or (actor.role is Role.AUDITOR and actor.tenant == ALL_TENANTS)
 
@@ -239,6 +255,10 @@ class LedgerBase(Application[UUID]):
             if CHAIN_BROKEN in str(exc):  # from the store's linking (Python or the PostgreSQL trigger)
                 raise StoreTampered(str(exc).strip().splitlines()[0]) from exc
             raise
+        saved = _SAVED.get()
+        if saved is not None:
+            for aggregate in aggregates:
+                saved[aggregate.id] = aggregate.version
 
     @staticmethod
     def check_version(aggregate: Aggregate, expected: int | None, kind: str) -> None:

@@ -73,9 +73,9 @@ class TokenCommands(IntegrityQueries):
         record.revoke(meta=self.operator_meta(operator, record.tenant, self.check_text("reason", reason)))
         self.save_all(record)
 
-    def _token_record(self, token_id: str) -> AccessToken:
+    def _token_record(self, token_id: str, *, readonly: bool = False) -> AccessToken:
         operator = Actor(id="operator", role=Role.AUDITOR, organisation="operator", tenant=ALL_TENANTS)
-        return self.load(AccessToken, token_id, operator, "token")
+        return self.load(AccessToken, token_id, operator, "token", readonly=readonly)
 
     def tokens_of(self, tenant: str) -> list[dict[str, Any]]:
         """The tokens issued for a tenant (never the tokens themselves)."""
@@ -107,7 +107,7 @@ class TokenCommands(IntegrityQueries):
         if not isinstance(token, str) or not TOKEN_SHAPE.match(token):
             raise NotFound("token", "(not shown)")
         try:
-            record = self._token_record(str(ids.token_id(token_digest(token))))
+            record = self._token_record(str(ids.token_id(token_digest(token))), readonly=True)
         except NotFound:
             raise NotFound("token", "(not shown)") from None
         if record.revoked is not None:
