@@ -173,11 +173,8 @@ def check(
             problem, detail = "unchained", ""
         else:
             report.events += 1
-            h = sha256(prev)
-            h.update(stream_bytes)
-            h.update(version.to_bytes(8, "big"))
-            h.update(topic)
-            h.update(b"\x00")
+            # the same bytes as link(): the short fields joined first, one update for the state
+            h = sha256(b"".join((prev, stream_bytes, version.to_bytes(8, "big"), topic, b"\x00")))
             h.update(state)
             computed = h.digest()
             if computed != stored:

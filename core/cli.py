@@ -389,9 +389,11 @@ def main() -> None:
 
 # sub-commands kept in modules of their own (they import the helpers above)
 from core.cli_audit import audit_app  # noqa: E402
+from core.cli_readmodels import readmodels_app  # noqa: E402
 from core.cli_server import serve, token_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(readmodels_app, name="readmodels")
 app.add_typer(token_app, name="token")
 app.command("serve")(serve)
 

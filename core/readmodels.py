@@ -93,6 +93,9 @@ def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+#: ``progress(model, position, highest notification id)``
+Progress = Callable[[str, int, int], None]
+
 # -- the models ------------------------------------------------------------------------------------
 
 
@@ -364,10 +367,11 @@ class ReadModels:
             return 0
         return int(found[0][0])
 
-    def catch_up(self, *names: str) -> dict[str, int]:
+    def catch_up(self, *names: str, progress: Progress | None = None) -> dict[str, int]:
         """Apply every new notification to the named models (default: all); returns how
         many each applied in this call. When nothing is new this reads the log's highest
-        id and the positions (one query each) and takes no lock."""
+        id and the positions (one query each) and takes no lock. ``progress(model,
+        position, highest)`` is called after each batch."""
         chosen = [self._model(name) for name in (names or tuple(self.models))]
         high = self.ledger.recorder.max_notification_id() or 0
         with self.side.transaction() as c:
@@ -378,14 +382,16 @@ class ReadModels:
                 applied[m.name] = 0
                 continue
             with self._locks[m.name]:  # threads of this process wait instead of preparing the same batch
-                applied[m.name] = self._catch_up(m)
+                applied[m.name] = self._catch_up(m, progress)
         return applied
 
-    def _catch_up(self, m: Model) -> int:
+    def _catch_up(self, m: Model, progress: Progress | None = None) -> int:
         applied = 0
         position = self.position(m.name)
         while True:
             high = self.ledger.recorder.max_notification_id() or 0
+            if progress is not None:
+                progress(m.name, min(position, high), high)
             if high <= position:
                 return applied
             batch = list(self.ledger.recorder.select_notifications(
@@ -408,9 +414,9 @@ class ReadModels:
                 self.applied[m.name] += len(batch)
             position = new_position
 
-    def rebuild(self, name: str) -> int:
+    def rebuild(self, name: str, progress: Progress | None = None) -> int:
         """Drop the model's rows, reset its position and catch up from the start; returns
-        the number of notifications applied."""
+        the number of notifications applied (``progress`` as for :meth:`catch_up`)."""
         m = self._model(name)
         with self._locks[m.name]:
             with self.side.transaction() as c:
@@ -418,7 +424,20 @@ class ReadModels:
                 for logical in m.tables:
                     c.execute(f"DELETE FROM {self.side.table(m.table(logical))}")
                 c.execute(f"UPDATE {self.positions} SET position = 0 WHERE model = ?", (m.key,))
-            return self._catch_up(m)
+            return self._catch_up(m, progress)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Per model: its position, the log's highest notification id and its rows per table."""
+        high = self.ledger.recorder.max_notification_id() or 0
+        out = []
+        with self.side.transaction() as c:
+            for m in self.models.values():
+                position = self._read_position(c, m, lock=False)
+                rows = {logical: int(c.query(f"SELECT COUNT(*) FROM {self.side.table(m.table(logical))}")[0][0])
+                        for logical in m.tables}
+                out.append({"model": m.name, "layout": m.layout, "position": position, "log": high,
+                            "up_to_date": position >= high, "rows": rows})
+        return out
 
     def dump(self, name: str) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the model's tables, sorted (to compare two builds)."""
