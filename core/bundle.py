@@ -602,7 +602,7 @@ def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, read
         problems.append(Problem(2, "manifest", "the manifest has no 'heads'", derived=True))
         return
     computed = {s: [v, h] for s, (v, h) in checked.heads.items()}
-    for stream in sorted(set(heads) | set(computed)):
+    for stream in sorted(set(heads) | set(computed)) if heads != computed else ():
         if heads.get(stream) != computed.get(stream):
             problems.append(Problem(
                 2, "manifest", f"chain head of stream {stream}: manifest says {heads.get(stream)}, the events give {computed.get(stream)}",
@@ -624,20 +624,14 @@ def _recompute(
     loaded ledger to the workers without copying it) they are recomputed by that many
     worker processes; the verdicts come back in the campaigns' order either way.
     """
-    from eventsourcing.persistence import StoredEvent
-
     from core.plugins import PluginHost
     from core.services import CivicLedger
 
     host = PluginHost()  # the core's built-in styles and aggregations, nothing installed
     ledger = CivicLedger("memory://", plugins=host)
     try:
-        topics = reader.topics
         try:
-            ledger.recorder.insert_linked(
-                [StoredEvent(r.stream, r.version, topics[r.topic], bytes(r.state)) for r in reader.rows],
-                [r.stored for r in reader.rows],
-            )
+            ledger.recorder.insert_checked(reader.rows, reader.topics)
         except Exception as exc:
             return [_unverified(c, f"the bundled events cannot be replayed ({type(exc).__name__}: {exc})") for c in campaigns]
         work = (ledger, set(host.styles()), reader.rubrics)

@@ -17,11 +17,11 @@ them computed once, in position order, when the link table is created.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
@@ -107,6 +107,20 @@ class ChainedRecorder:
 # -- memory ----------------------------------------------------------------------------------
 
 
+class MappedState:
+    """A stored state left where it lies, as a view of a mapped file: the library's JSON
+    transcoder only calls ``decode`` on a state, which reads the view straight into text
+    (one copy, made when the event is read, instead of two)."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview) -> None:
+        self.view = view
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return str(self.view, encoding, errors)
+
+
 class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
     def __init__(self) -> None:
         super().__init__()
@@ -119,13 +133,31 @@ class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
             self.links[(str(stream), version)] = digest
         return ids
 
-    def insert_linked(self, stored_events: Sequence[StoredEvent], links: Sequence[bytes]) -> None:
-        """Store events with links already checked (an exported bundle's), as they are."""
+    def insert_checked(self, rows: Iterable[ChainRow], topics: Mapping[bytes, str]) -> None:
+        """Hold the events of an exported bundle whose chains were checked, to replay them.
+
+        The rows come grouped by stream, each stream's positions 1, 2, … (what a chain
+        check passed); a stream that comes again is refused (IntegrityError). No links are
+        kept (nothing reads them here), and a state that is a view of the mapped file stays
+        there (:class:`MappedState`) instead of being copied: a large bundle's states are
+        gigabytes.
+        """
         with self._database_lock:
-            self._assert_uniqueness(stored_events)
-            super()._update_table(stored_events)
-            for s, digest in zip(stored_events, links):
-                self.links[(str(s.originator_id), s.originator_version)] = digest
+            events = self._stored_events
+            index = self._stored_events_index
+            current: UUID | None = None
+            positions: dict[int, int] = {}
+            for r in rows:
+                if r.stream is not current and r.stream != current:
+                    current = r.stream
+                    positions = index[str(current)]
+                    if positions:
+                        raise IntegrityError(f"stream {current} comes twice")
+                positions[r.version] = len(events)
+                state = r.state
+                events.append(StoredEvent(r.stream, r.version, topics[r.topic],
+                                          MappedState(state) if type(state) is memoryview else state))
+
 
     def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
         with self._database_lock:

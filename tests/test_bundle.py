@@ -237,6 +237,20 @@ def test_decisions_recomputed_by_worker_processes_are_those_of_one_process(tmp_p
     assert not shared.verified
 
 
+def test_a_stream_that_comes_twice_is_not_replayed(demo_bundles):
+    from eventsourcing.persistence import IntegrityError
+
+    reader = bundle._Reader(demo_bundles["tianjin-dongli-2020"].read_bytes())
+    reader.read()
+    first = [r for r in reader.rows if r.stream == reader.rows[0].stream]
+    ledger = CivicLedger("memory://", plugins=PluginHost())
+    try:
+        with pytest.raises(IntegrityError, match=f"stream {first[0].stream} comes twice"):
+            ledger.recorder.insert_checked([*reader.rows, *first], reader.topics)
+    finally:
+        ledger.close()
+
+
 # -- exporting from each store ---------------------------------------------------------------
 
 
