@@ -8,6 +8,7 @@ rebuild gives are exactly those the incremental catch-ups gave).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
@@ -15,7 +16,7 @@ import typer
 from core.cli import dump, fail, ledger, out, titled_table
 from core.cli_integrity import progress_bar
 from core.errors import CivicError, InvalidInput
-from core.readmodels import models, read_models
+from core.readmodels import Progress, ReadModels, models, read_models
 
 readmodels_app = typer.Typer(
     help="Read models behind the HTTP lists (读模型): status, catch-up, rebuild.", no_args_is_help=True,
@@ -41,6 +42,25 @@ def _chosen(names: list[str] | None, every: bool) -> list[str]:
         if name not in known:
             raise InvalidInput("MODEL", name, ", ".join(known))
     return list(dict.fromkeys(names))
+
+
+def _with_progress(
+    names: list[str] | None, every: bool, work: Callable[[ReadModels, list[str], Progress], dict[str, int]],
+) -> tuple[list[str], dict[str, int]]:
+    """Run ``work`` on the chosen models of the configured store with a progress bar;
+    returns the models and the notifications each applied."""
+    try:
+        chosen = _chosen(names, every)
+        app = ledger()
+        try:
+            with progress_bar() as update:
+                return chosen, work(read_models(app), chosen,
+                                    lambda model, done, total: update(LABELS.get(model, model), done, total))
+        finally:
+            app.close()
+    except CivicError as exc:
+        fail(exc)
+        raise  # fail() exits
 
 
 @readmodels_app.command("status")
@@ -71,17 +91,7 @@ def catch_up(
                                                           show_default=False)] = None,
 ) -> None:
     """Apply every event recorded since each model's position (追平)."""
-    try:
-        chosen = _chosen(names, every=not names)
-        app = ledger()
-        try:
-            with progress_bar() as update:
-                applied = read_models(app).catch_up(
-                    *chosen, progress=lambda model, done, total: update(LABELS.get(model, model), done, total))
-        finally:
-            app.close()
-    except CivicError as exc:
-        fail(exc)
+    chosen, applied = _with_progress(names, not names, lambda rm, chosen, progress: rm.catch_up(*chosen, progress=progress))
     for name in chosen:
         out.print(f"{LABELS.get(name, name)}: {applied[name]} notifications applied")
 
@@ -95,19 +105,7 @@ def rebuild(
 
     A server running meanwhile keeps answering: each list request catches the model up
     before it answers. The rebuilt rows are those the incremental catch-ups gave."""
-    try:
-        chosen = _chosen(names, every)
-        app = ledger()
-        try:
-            rm = read_models(app)
-            with progress_bar() as update:
-                applied = {
-                    name: rm.rebuild(name, progress=lambda model, done, total: update(LABELS.get(model, model), done, total))
-                    for name in chosen
-                }
-        finally:
-            app.close()
-    except CivicError as exc:
-        fail(exc)
+    chosen, applied = _with_progress(
+        names, every, lambda rm, chosen, progress: {name: rm.rebuild(name, progress=progress) for name in chosen})
     for name in chosen:
         out.print(f"{LABELS.get(name, name)}: rebuilt from {applied[name]} notifications")
