@@ -233,6 +233,8 @@ class _Reader:
         self.lines = 0
         #: reading a part of the file whose line numbers start again from 1
         self.relative = False
+        #: a part's rubric lines (line, hash, definition), added to the whole when merged
+        self.rubric_lines: list[tuple[int, str, str]] = []
         self.expected = 0  # events the manifest announces (for progress)
 
     def problem(self, line: int, what: str, message: str, stream: str | None = None, version: int | None = None) -> None:
@@ -380,9 +382,20 @@ class _Reader:
         if actual != named:
             self.problem(n, "rubric", f"the rubric definition does not match its hash {named} (it hashes to {actual})")
             return
+        try:
+            text = parts[2].decode("utf-8")
+        except UnicodeDecodeError:
+            self.problem(n, "rubric", "the rubric definition is not UTF-8 text")
+            return
+        if self.relative:  # whether it comes twice is judged when the parts are merged
+            self.rubric_lines.append((n, named, text))
+        else:
+            self.add_rubric(n, named, text)
+
+    def add_rubric(self, n: int, named: str, text: str) -> None:
         if named in self.rubrics:
             self.problem(n, "rubric", f"rubric version {named} appears twice")
-        self.rubrics[named] = parts[2].decode("utf-8")
+        self.rubrics[named] = text
 
 
 def _seal_digest(data: bytes, end: int, result: dict[str, str]) -> None:
@@ -435,6 +448,7 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
         pool = multiprocessing.get_context("fork").Pool(len(cuts)) if cuts else None
     finally:
         _FORKED_FILE = None
+    chain_progress = None if progress is None else lambda n: progress("chain", min(n, reader.expected), reader.expected)
     try:
         pending = [] if pool is None else [
             pool.apply_async(_check_lines, (start, stop)) for start, stop in zip(cuts, [*cuts[1:], len(data)])
@@ -443,16 +457,14 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
         sealed: dict[str, str] = {}
         hasher = threading.Thread(target=_seal_digest, args=(data, seal_end, sealed))
         hasher.start()
-        share = len(data) / cuts[0] if cuts else 1.0  # this process's part, for the progress shown
-        rows = reader.rows_of_file(
-            None if progress is None else lambda n: progress("chain", min(int(n * share), reader.expected), reader.expected),
-            end=cuts[0] if cuts else None,
-        )
-        checked = _check_rows(rows)
-        for result in pending:
-            _merge(reader, checked, *result.get())
+        checked = None
         if cuts:
-            reader.finish()
+            share = len(data) / cuts[0]  # this process's part, for the progress shown
+            checked = _check_parts(reader, cuts[0], pending, None if chain_progress is None else lambda n: chain_progress(int(n * share)))
+        if checked is None:
+            if cuts:  # a stream runs on across a cut (lines that are not events in between): check it as one
+                reader = _Reader(data, keep=decisions)
+            checked = _check_rows(reader.rows_of_file(chain_progress))
         hasher.join()
     finally:
         if pool is not None:
@@ -538,30 +550,60 @@ def _check_rows(rows: Iterable[chain.ChainRow]) -> chain.ChainReport:
             gc.enable()
 
 
+def _tracked(rows: Iterable[chain.ChainRow], ends: list[UUID | None]) -> Iterator[chain.ChainRow]:
+    """``rows``, noting the stream of the first and of the last in ``ends``."""
+    for row in rows:
+        if ends[0] is None:
+            ends[0] = row.stream
+        ends[1] = row.stream
+        yield row
+
+
+def _check_parts(
+    reader: _Reader, cut: int, pending: list[Any], progress: Callable[[int], None] | None,
+) -> chain.ChainReport | None:
+    """Check the lines before ``cut`` here and merge the workers' parts after them; None
+    when a stream runs on across a cut, which only one process can judge (the chain's
+    state carries over from one part to the next)."""
+    ends: list[UUID | None] = [None, None]
+    checked = _check_rows(_tracked(reader.rows_of_file(progress, end=cut), ends))
+    last = ends[1]
+    parts = [result.get() for result in pending]
+    for part in parts:
+        first, part_last = part[-1]
+        if last is not None and first is not None and first == last:
+            return None
+        last = part_last if part_last is not None else last
+    for part in parts:
+        _merge(reader, checked, *part[:-1])
+    reader.finish()
+    return checked
+
+
 def _check_lines(start: int, stop: int) -> tuple[Any, ...]:
     """In a forked worker: read and check the lines from ``start`` to ``stop``, numbered
     from 1 (the parent renumbers them)."""
     reader = _Reader(_FORKED_FILE, keep=False)
     reader.lines = 0
     reader.relative = True
-    checked = _check_rows(reader.rows_of_lines(start, stop))
-    return checked, reader.problems, reader.topics, reader.rubrics, reader.seal, reader.seal_offset, reader.lines
+    ends: list[UUID | None] = [None, None]
+    checked = _check_rows(_tracked(reader.rows_of_lines(start, stop), ends))
+    return (checked, reader.problems, reader.topics, reader.rubric_lines, reader.seal, reader.seal_offset, reader.lines,
+            tuple(ends))
 
 
 def _merge(
     reader: _Reader, checked: chain.ChainReport, part: chain.ChainReport, problems: list[Problem],
-    topics: dict[bytes, str], rubrics: dict[str, str], seal: tuple[int, list[bytes]] | None, seal_offset: int | None,
-    lines: int,
+    topics: dict[bytes, str], rubric_lines: list[tuple[int, str, str]], seal: tuple[int, list[bytes]] | None,
+    seal_offset: int | None, lines: int,
 ) -> None:
     """Add a worker's findings on the lines after ``reader.lines`` to the reader's and
     ``checked`` (in file order: its streams follow those already checked)."""
     base = reader.lines
     reader.problems.extend(dataclasses.replace(p, line=p.line + base) for p in problems)
     reader.topics.update(topics)
-    for named, text in rubrics.items():
-        if named in reader.rubrics:
-            reader.problem(base + 1, "rubric", f"rubric version {named} appears twice")
-        reader.rubrics[named] = text
+    for n, named, text in rubric_lines:
+        reader.add_rubric(base + n, named, text)
     if seal is not None:
         reader.seal, reader.seal_offset = (seal[0] + base, seal[1]), seal_offset
     reader.lines = base + lines

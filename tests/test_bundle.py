@@ -127,6 +127,21 @@ def test_chains_checked_by_worker_processes_give_the_report_of_one_process(demo_
         report = same(target)
         assert not report.intact and report.problems[0].line == _line_of(data, position), position
 
+    # a line that is no event, between two of one stream, where the file is cut: the chain
+    # runs on across the cut, so the file is checked as one
+    lines = data.split(b"\n")
+    at = next(i for i in range(2, len(lines) - 3) if lines[i].startswith(b"E\t")
+              and lines[i][:38] == lines[i + 1][:38] == lines[i + 2][:38])
+    broken = b"\n".join([*lines[:at + 1], b"E\tg" + lines[at + 1][3:], *lines[at + 2:]])
+    target.write_bytes(broken)
+    offset = len(b"\n".join(lines[:at + 1])) + 1
+    monkeypatch.setattr(bundle, "_cuts", lambda data, parts, scan=0: [offset])
+    report = same(target)
+    assert report.problems[0].line == at + 2 and "stream id" in report.problems[0].message
+    before = int(lines[at].split(b"\t")[2])
+    assert any(p.line == at + 3 and p.message.endswith(f"expected position {before + 1}, found {before + 2}")
+               for p in report.problems), [str(p) for p in report.problems]
+
 
 def test_a_changed_bundle_is_never_passed_and_never_crashes_the_full_check(demo_bundles, tmp_path):
     """What `civic audit verify FILE` runs: with decisions. Every edit fails the check, and
