@@ -29,6 +29,8 @@ import hashlib
 import json
 import mmap
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 import os
 import re
 import threading
@@ -442,16 +444,12 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
     # every row (the replay needs them) and the recomputation is what is shared out.
     parts = _workers(workers if workers is not None else len(data))
     cuts = _cuts(data, parts) if not decisions and len(data) > PARALLEL_CHECK_BYTES else []
-    global _FORKED_FILE
-    _FORKED_FILE = data  # the workers are forked as the pool starts: they see it there
-    try:
-        pool = multiprocessing.get_context("fork").Pool(len(cuts)) if cuts else None
-    finally:
-        _FORKED_FILE = None
+    # the workers are forked on the first submission, before the hashing thread starts
+    pool = _forked_workers(len(cuts), data) if cuts else None
     chain_progress = None if progress is None else lambda n: progress("chain", min(n, reader.expected), reader.expected)
     try:
         pending = [] if pool is None else [
-            pool.apply_async(_check_lines, (start, stop)) for start, stop in zip(cuts, [*cuts[1:], len(data)])
+            pool.submit(_check_lines, start, stop) for start, stop in zip(cuts, [*cuts[1:], len(data)])
         ]
         # the seal digest runs beside the parsing (hashlib releases the GIL on large buffers)
         sealed: dict[str, str] = {}
@@ -468,8 +466,7 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
         hasher.join()
     finally:
         if pool is not None:
-            pool.close()
-            pool.join()
+            pool.shutdown(cancel_futures=True)
     report.events, report.streams, report.rubrics = checked.events, checked.streams, len(reader.rubrics)
     report.manifest = reader.manifest
     problems = reader.problems
@@ -513,8 +510,21 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
 #: below this size a bundle is checked in one process (forking costs more than it saves)
 PARALLEL_CHECK_BYTES = 64 * 1024 * 1024
 
-#: the mapped bundle the forked chain checkers read
-_FORKED_FILE: Any = None
+#: in a forked worker: what its parent handed over (the mapped bundle, or what the
+#: decisions are recomputed from); never set in the parent
+_FORKED: Any = None
+
+
+def _forked_workers(workers: int, work: Any) -> ProcessPoolExecutor:
+    """``workers`` processes forked with ``work`` (handed over by the fork, never pickled).
+    A worker that dies breaks the pool (BrokenProcessPool) instead of leaving a wait."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_received, initargs=(work,))
+
+
+def _received(work: Any) -> None:
+    global _FORKED
+    _FORKED = work
 
 
 def _cuts(data: Any, parts: int, scan: int = 100_000) -> list[int]:
@@ -568,7 +578,10 @@ def _check_parts(
     ends: list[UUID | None] = [None, None]
     checked = _check_rows(_tracked(reader.rows_of_file(progress, end=cut), ends))
     last = ends[1]
-    parts = [result.get() for result in pending]
+    try:
+        parts = [result.result() for result in pending]
+    except BrokenProcessPool:  # a worker died (out of memory, say): check it all here
+        return None
     for part in parts:
         first, part_last = part[-1]
         if last is not None and first is not None and first == last:
@@ -583,7 +596,7 @@ def _check_parts(
 def _check_lines(start: int, stop: int) -> tuple[Any, ...]:
     """In a forked worker: read and check the lines from ``start`` to ``stop``, numbered
     from 1 (the parent renumbers them)."""
-    reader = _Reader(_FORKED_FILE, keep=False)
+    reader = _Reader(_FORKED, keep=False)
     reader.lines = 0
     reader.relative = True
     ends: list[UUID | None] = [None, None]
@@ -681,11 +694,15 @@ def _recompute(
         workers = _workers(len(chunks)) if workers is None else min(workers, len(chunks))
         verdicts: list[dict[str, Any]] = []
         done = 0
-        for chunk, found in zip(chunks, _map_chunks(work, chunks, workers)):
-            verdicts.extend(found)
-            done += len(chunk)
-            if progress is not None:
-                progress("decisions", done, len(campaigns))
+        try:
+            for chunk, found in zip(chunks, _map_chunks(work, chunks, workers)):
+                verdicts.extend(found)
+                done += len(chunk)
+                if progress is not None:
+                    progress("decisions", done, len(campaigns))
+        except BrokenProcessPool:  # a worker died (out of memory, say): say so for what is left
+            note = "a worker process stopped before recomputing this campaign; recompute it in one process (workers=1)"
+            verdicts.extend(_unverified(c, note) for c in campaigns[done:])
         return verdicts
     finally:
         ledger.close()
@@ -695,10 +712,6 @@ def _recompute(
 #: costs little beside recomputing them, small enough to keep both processors busy
 CAMPAIGNS_PER_TASK = 16
 
-#: what the forked workers recompute from: (ledger, built-in style names, rubric texts)
-_FORKED: tuple[Any, set[str], dict[str, str]] | None = None
-
-
 def _workers(tasks: int) -> int:
     if tasks < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
@@ -706,21 +719,16 @@ def _workers(tasks: int) -> int:
 
 
 def _map_chunks(work: tuple[Any, set[str], dict[str, str]], chunks: list[list[str]], workers: int) -> Iterator[list[dict[str, Any]]]:
-    global _FORKED
     if workers <= 1:
         for chunk in chunks:
             yield _chunk_verdicts(chunk, work)
         return
-    _FORKED = work
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_chunk_verdicts, chunks)
-    finally:
-        _FORKED = None
+    with _forked_workers(workers, work) as pool:
+        yield from pool.map(_chunk_verdicts, chunks)
 
 
 def _chunk_verdicts(chunk: list[str], work: tuple[Any, set[str], dict[str, str]] | None = None) -> list[dict[str, Any]]:
-    ledger, built_in, rubrics = work if work is not None else _FORKED  # type: ignore[misc]
+    ledger, built_in, rubrics = work if work is not None else _FORKED
     verdicts: list[dict[str, Any]] = []
     for campaign_id in chunk:
         try:

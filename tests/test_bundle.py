@@ -266,6 +266,69 @@ def test_a_stream_that_comes_twice_is_not_replayed(demo_bundles):
         ledger.close()
 
 
+def _resealed(lines: list[bytes], manifest: dict, heads: dict) -> bytes:
+    """A bundle of ``lines`` (header, manifest, rubric and event lines) with the manifest's
+    heads, counts and root made to agree, and sealed again: what a forger can always do."""
+    import hashlib
+
+    from core import chain
+
+    events = [line for line in lines[2:] if line.startswith(b"E\t")]
+    manifest = {**manifest, "heads": heads, "streams": len(heads), "events": len(events),
+                "root": chain.heads_root({s: tuple(v) for s, v in heads.items()})}
+    line = b"M\t" + json.dumps(manifest, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    body = lines[0] + b"\n" + line + b"".join(x + b"\n" for x in lines[2:])
+    return body + f"S\t{hashlib.sha256(line).hexdigest()}\t{hashlib.sha256(body).hexdigest()}\n".encode()
+
+
+def _event_lines(data: bytes) -> tuple[list[bytes], dict]:
+    lines = data.split(b"\n")[:-2]  # without the seal line and the final line break
+    return lines, json.loads(lines[1][2:])
+
+
+def test_a_decided_candidacy_left_out_of_a_resealed_bundle_fails_the_check(demo_bundles, tmp_path):
+    lines, manifest = _event_lines(demo_bundles["tianjin-dongli-2020"].read_bytes())
+    decided = next(line.split(b"\t")[1] for line in lines if line.startswith(b"E\t") and line.split(b"\t")[4].endswith(b".Decided"))
+    kept = [line for line in lines if not (line.startswith(b"E\t") and line.split(b"\t")[1] == decided)]
+    heads = {s: v for s, v in manifest["heads"].items() if s != decided.decode()}
+    path = tmp_path / "dropped.bundle"
+    path.write_bytes(_resealed(kept, manifest, heads))
+    report = verify_bundle(path)
+    assert report.intact and not report.verified
+    assert [v["status"] for v in report.verdicts] == ["unverifiable"]
+    assert f"candidacy {decided.decode()} not found" in report.verdicts[0]["differences"][0]
+
+
+def test_a_decision_naming_another_candidacys_position_is_mismatched_alone(demo_bundles, tmp_path):
+    import base64
+    from uuid import UUID
+
+    from core import chain
+
+    lines, manifest = _event_lines(demo_bundles["tianjin-dongli-2020"].read_bytes())
+    decided = [(i, line.split(b"\t")) for i, line in enumerate(lines)
+               if line.startswith(b"E\t") and line.split(b"\t")[4].endswith(b".Decided")]
+    (at, fields), (_, other) = decided[0], decided[1]
+    victim = fields[1].decode()
+    state = json.loads(fields[5])
+    state["derivation"]["positions"]["candidacy"][0] = other[1].decode()
+    lines[at] = b"\t".join([*fields[:5], json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()])
+    heads, prev = dict(manifest["heads"]), chain.GENESIS
+    for i, line in enumerate(lines):  # the forger links the changed stream again
+        f = line.split(b"\t")
+        if line.startswith(b"E\t") and f[1].decode() == victim:
+            prev = chain.link(prev, UUID(victim), int(f[2]), f[4], base64.b64decode(f[5][4:]) if f[5][:4] == b"b64:" else f[5])
+            lines[i] = b"\t".join([*f[:3], prev.hex().encode(), *f[4:]])
+            heads[victim] = [int(f[2]), prev.hex()]
+    path = tmp_path / "foreign.bundle"
+    path.write_bytes(_resealed(lines, manifest, heads))
+    report = verify_bundle(path)
+    assert report.intact and not report.verified
+    statuses = {v["candidacy_id"]: v["status"] for v in report.verdicts}
+    assert len(statuses) == 15 and statuses[victim] == "mismatched"
+    assert sum(s == "confirmed" for s in statuses.values()) >= 13
+
+
 # -- exporting from each store ---------------------------------------------------------------
 
 

@@ -13,13 +13,14 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import TopicError
 
 from core.actors import Actor
 from core.domain import Campaign, Candidacy, Community
 from core.errors import CivicError, InvalidInput, NotFound, PluginError, RuleViolation
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
-from core.services.base import project_events
+from core.services.base import project_events, unreadable
 from core.services.decisions import plain, summary
 from core.services.selections import SelectionCommands
 
@@ -100,17 +101,22 @@ class AuditQueries(SelectionCommands):
         decided: dict[str, tuple[dict[str, Any], Candidacy]] = {}
         for cid in campaign.candidacies:
             uid = UUID(cid)
-            events = list(self.events.get(uid))
+            try:
+                events = list(self.events.get(uid))
+            except TopicError as exc:
+                raise unreadable(self.store, exc) from exc
+            created = project_events(None, events[:1]) if events else None
+            if not isinstance(created, Candidacy) or not self.can_see(actor, created.tenant):
+                raise NotFound("candidacy", uid)
             last = next((e for e in reversed(events) if isinstance(e, Candidacy.Decided)), None)
             if last is None:
                 continue
             decision = {"named": last.named, "derivation": last.derivation, "effective": last.meta.get("effective")}
             stream, version = decision["derivation"]["positions"]["candidacy"]
-            if stream != cid or not isinstance(version, int):
-                raise RuleViolation(f"candidacy {cid}: its decision names position {stream}@{version}, not one of its own")
-            candidacy = project_events(None, (e for e in events if e.originator_version <= version))
-            if not isinstance(candidacy, Candidacy) or not self.can_see(actor, candidacy.tenant):
-                raise NotFound("candidacy", uid)
+            if stream == cid and isinstance(version, int) and 1 <= version <= len(events):
+                candidacy = project_events(None, (e for e in events if e.originator_version <= version))
+            else:  # a position elsewhere is read as recorded: recomputing then shows what it changes
+                candidacy = self.load(Candidacy, stream, actor, "candidacy", version=version, readonly=True)
             decided[cid] = (decision, candidacy)
         return campaign, decided
 
