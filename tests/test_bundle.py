@@ -127,6 +127,17 @@ def test_chains_checked_by_worker_processes_give_the_report_of_one_process(demo_
         report = same(target)
         assert not report.intact and report.problems[0].line == _line_of(data, position), position
 
+    # records that belong elsewhere, in the part a worker reads: a rubric line again, a
+    # manifest line, a seal line; and no line break at the end
+    lines = data.split(b"\n")
+    at = _line_of(data, cut[0]) - 1  # index of the cut's line
+    rubric = next(line for line in lines if line.startswith(b"R\t"))
+    for extra in (rubric, lines[1], lines[-2]):
+        target.write_bytes(b"\n".join([*lines[:at + 1], extra, *lines[at + 1:]]))
+        assert not same(target).intact
+    target.write_bytes(data[:-1])
+    assert not same(target).intact
+
     # a line that is no event, between two of one stream, where the file is cut: the chain
     # runs on across the cut, so the file is checked as one
     lines = data.split(b"\n")
