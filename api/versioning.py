@@ -4,7 +4,7 @@ names the version a write expects (409 when the stream has moved on)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 from uuid import UUID
@@ -42,9 +42,20 @@ def expect(ledger: CivicLedger, request: Request, stream_id: Any) -> Iterator[di
         yield saved
 
 
-def version_after(saved: dict[UUID, int], stream_id: str, current: Callable[[], int]) -> int:
-    """The version ``stream_id`` reached by the request's own write, else ``current()``."""
-    try:
-        return saved[UUID(stream_id)]
-    except (KeyError, ValueError):
-        return current()
+def saved_version(ledger: CivicLedger, saved: dict[UUID, int], stream_id: Any) -> int:
+    """The version the request's own write gave ``stream_id`` (see :func:`expect`); read
+    from the store only when the write did not save that stream."""
+    uid = UUID(str(stream_id))
+    found = saved.get(uid)
+    return found if found is not None else ledger.repository.get(uid, deepcopy_from_cache=False).version
+
+
+def acted(stream_id: Any, version: int, **extra: Any) -> dict[str, Any]:
+    """The answer to an action: the stream it changed and the stream's new version."""
+    return {"id": str(stream_id), "version": version, **extra}
+
+
+def written(ledger: CivicLedger, saved: dict[UUID, int], stream_id: Any, **extra: Any) -> dict[str, Any]:
+    """:func:`acted` with the version the request's write gave the stream (its id as the
+    platform prints it)."""
+    return acted(UUID(str(stream_id)), saved_version(ledger, saved, stream_id), **extra)

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
-from api.routes.tenants import acted, created, visible_tenant
-from api.versioning import etag, expect
+from api.routes.tenants import created, visible_tenant
+from api.versioning import acted, etag, expect, written
 from core.domain import Campaign, Candidacy, ids
 from core.readmodels import read_models
 
@@ -274,9 +274,9 @@ def get_campaign_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledge
 def reschedule_phase(
     campaign_id: str, phase_id: str, body: PhaseChange, actor: CurrentActor, app: Ledger, request: Request,
 ) -> dict[str, Any]:
-    with expect(app, request, campaign_id):
+    with expect(app, request, campaign_id) as saved:
         app.reschedule_phase(actor, campaign_id, phase_id, body.start, body.end, body.reason, on=body.on)
-    return acted(campaign_id, app.campaign(actor, campaign_id).version)
+    return written(app, saved, campaign_id)
 
 
 @router.post(
@@ -349,11 +349,11 @@ def freeze_candidates(
 def amend_candidates(
     campaign_id: str, body: Amendment, actor: CurrentActor, app: Ledger, request: Request,
 ) -> dict[str, Any]:
-    with expect(app, request, campaign_id):
+    with expect(app, request, campaign_id) as saved:
         candidacy_id = app.amend_candidates(
             actor, campaign_id, body.community_id, body.level, body.change, body.justification, on=body.on
         )
-    return acted(campaign_id, app.campaign(actor, campaign_id).version, candidacy_id=candidacy_id, change=body.change)
+    return written(app, saved, campaign_id, candidacy_id=candidacy_id, change=body.change)
 
 
 # -- candidacies ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
-from api.versioning import etag, expect
+from api.versioning import etag, expect, saved_version, written
 from core.actors import Actor, Role
 from core.domain.inspection import SEVERITY_LABELS, Inspection
 from core.errors import NotFound, PermissionDenied
@@ -194,10 +194,6 @@ ON_QUERY = Query(None, description="按此日期判断是否逾期 Judge overdue
 OVERDUE_QUERY = Query(None, description="只列逾期（true）或未逾期（false）的问题 Only overdue (true) or not overdue (false) findings")
 
 
-def _action(stream_id: str, version: int, **extra: Any) -> dict[str, Any]:
-    return {"id": stream_id, "version": version, **extra}
-
-
 # -- inspections ------------------------------------------------------------------------------
 
 
@@ -211,12 +207,12 @@ def _action(stream_id: str, version: int, **extra: Any) -> dict[str, Any]:
 )
 def conduct_inspection(candidacy_id: str, body: InspectionIn, actor: CurrentActor, app: Ledger,
                        request: Request, response: Response) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         inspection_id = app.conduct_inspection(
             actor, candidacy_id, body.kind, body.visit_date, body.inspectors, purpose=body.purpose, notes=body.notes,
         )
     location(response, f"/inspections/{inspection_id}")
-    return {"id": inspection_id, "candidacy_id": candidacy_id, "version": app.inspection(actor, inspection_id).version}
+    return written(app, saved, inspection_id, candidacy_id=candidacy_id)
 
 
 @router.get(
@@ -243,13 +239,13 @@ def get_inspection(inspection_id: str, actor: CurrentActor, app: Ledger, respons
 def record_finding(inspection_id: str, body: FindingIn, actor: CurrentActor, app: Ledger,
                    request: Request, response: Response) -> dict[str, Any]:
     evidence = [e.model_dump() for e in body.evidence] if body.evidence is not None else None
-    with expect(app, request, inspection_id):
+    with expect(app, request, inspection_id) as saved:
         finding_id = app.record_finding(
             actor, inspection_id, body.item, body.description, body.severity, body.countermeasure, body.deadline,
             evidence,
         )
     location(response, f"/inspections/{inspection_id}/findings/{finding_id}")
-    return {"id": finding_id, "inspection_id": inspection_id, "version": app.inspection(actor, inspection_id).version}
+    return {"id": finding_id, "inspection_id": inspection_id, "version": saved_version(app, saved, inspection_id)}
 
 
 @router.get(
@@ -275,9 +271,9 @@ def get_finding(inspection_id: str, finding_id: str, actor: CurrentActor, app: L
 )
 def plan_rectification(inspection_id: str, finding_id: str, body: PlanIn, actor: CurrentActor, app: Ledger,
                        request: Request) -> dict[str, Any]:
-    with expect(app, request, inspection_id):
+    with expect(app, request, inspection_id) as saved:
         app.plan_rectification(actor, inspection_id, finding_id, body.plan, on=body.on)
-    return _action(inspection_id, app.inspection(actor, inspection_id).version, finding_id=finding_id)
+    return written(app, saved, inspection_id, finding_id=finding_id)
 
 
 @router.post(
@@ -288,11 +284,11 @@ def plan_rectification(inspection_id: str, finding_id: str, body: PlanIn, actor:
 )
 def complete_rectification(inspection_id: str, finding_id: str, body: CompletionIn, actor: CurrentActor,
                            app: Ledger, request: Request) -> dict[str, Any]:
-    with expect(app, request, inspection_id):
+    with expect(app, request, inspection_id) as saved:
         app.complete_rectification(
             actor, inspection_id, finding_id, body.summary, [e.model_dump() for e in body.evidence], on=body.on,
         )
-    return _action(inspection_id, app.inspection(actor, inspection_id).version, finding_id=finding_id)
+    return written(app, saved, inspection_id, finding_id=finding_id)
 
 
 @router.post(
@@ -303,9 +299,9 @@ def complete_rectification(inspection_id: str, finding_id: str, body: Completion
 )
 def verify_rectification(inspection_id: str, finding_id: str, body: VerificationIn, actor: CurrentActor,
                          app: Ledger, request: Request) -> dict[str, Any]:
-    with expect(app, request, inspection_id):
+    with expect(app, request, inspection_id) as saved:
         app.verify_rectification(actor, inspection_id, finding_id, body.accepted, body.reason, on=body.on)
-    return _action(inspection_id, app.inspection(actor, inspection_id).version, finding_id=finding_id)
+    return written(app, saved, inspection_id, finding_id=finding_id)
 
 
 @router.get(
@@ -391,10 +387,10 @@ def get_visit_plan(plan_id: str, actor: CurrentActor, app: Ledger, response: Res
 def reveal_visit_plan(plan_id: str, body: RevealIn, actor: CurrentActor, app: Ledger,
                       request: Request) -> dict[str, Any]:
     app.visit_plan(actor, plan_id)  # the inspected side does not find a sealed plan: 404, not 403
-    with expect(app, request, plan_id):
+    with expect(app, request, plan_id) as saved:
         app.reveal_visit_plan(actor, plan_id, body.candidacy_id, body.visit_date, body.nonce, body.inspection_id,
                               on=body.on)
-    return _action(plan_id, app.visit_plan(actor, plan_id).version)
+    return written(app, saved, plan_id)
 
 
 @router.get(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ConfigDict, Field
@@ -20,7 +19,7 @@ from pydantic import ConfigDict, Field
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
 from api.routes.inspections import Body, EvidenceRef, deny_residents, location
-from api.versioning import etag, expect, version_after
+from api.versioning import etag, expect, saved_version, written
 from core.actors import Role
 from core.domain.candidacy import ASSESSMENT_KINDS
 from core.errors import NotFound
@@ -170,18 +169,6 @@ class RevocationIn(Body):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _candidacy_action(app: Any, actor: Any, candidacy_id: str, saved: dict[UUID, int], **extra: Any) -> dict[str, Any]:
-    """The answer to a write: the candidacy's id and the version the write gave it."""
-    version = version_after(saved, candidacy_id, lambda: app.candidacy(actor, candidacy_id).version)
-    return {"id": candidacy_id, "version": version, **extra}
-
-
-def _campaign_action(app: Any, actor: Any, campaign_id: str, saved: dict[UUID, int], **extra: Any) -> dict[str, Any]:
-    """The answer to a write: the campaign's id and the version the write gave it."""
-    version = version_after(saved, campaign_id, lambda: app.campaign(actor, campaign_id).version)
-    return {"id": campaign_id, "version": version, **extra}
-
-
 def _evidence(refs: list[EvidenceRef] | None) -> list[dict[str, str]] | None:
     return [e.model_dump() for e in refs] if refs is not None else None
 
@@ -208,7 +195,7 @@ def submit_score_sheet(candidacy_id: str, body: ScoreSheetIn, actor: CurrentActo
     with expect(app, request, candidacy_id) as saved:
         recorded = app.submit_score_sheet(actor, candidacy_id, body.kind, body.scores, on=body.on)
     location(response, f"/candidacies/{candidacy_id}/assessments")
-    return _candidacy_action(app, actor, candidacy_id, saved, kind=body.kind, assessor=actor.id, items=recorded)
+    return written(app, saved, candidacy_id, kind=body.kind, assessor=actor.id, items=recorded)
 
 
 @router.get(
@@ -252,7 +239,7 @@ def correct_score(candidacy_id: str, body: ScoreCorrectionIn, actor: CurrentActo
                   request: Request) -> dict[str, Any]:
     with expect(app, request, candidacy_id) as saved:
         app.correct_score(actor, candidacy_id, body.kind, body.item, body.points, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id, saved)
+    return written(app, saved, candidacy_id)
 
 
 @router.post(
@@ -268,8 +255,7 @@ def record_veto(candidacy_id: str, body: VetoIn, actor: CurrentActor, app: Ledge
     with expect(app, request, candidacy_id) as saved:
         app.record_veto(actor, candidacy_id, body.veto_id, body.reason, _evidence(body.evidence), on=body.on)
     location(response, f"/candidacies/{candidacy_id}/vetoes/{body.veto_id}")
-    version = version_after(saved, candidacy_id, lambda: app.candidacy(actor, candidacy_id).version)
-    return {"id": body.veto_id, "candidacy_id": candidacy_id, "version": version}
+    return {"id": body.veto_id, "candidacy_id": candidacy_id, "version": saved_version(app, saved, candidacy_id)}
 
 
 @router.get(
@@ -296,7 +282,7 @@ def withdraw_veto(candidacy_id: str, veto_id: str, body: ReasonIn, actor: Curren
                   request: Request) -> dict[str, Any]:
     with expect(app, request, candidacy_id) as saved:
         app.withdraw_veto(actor, candidacy_id, veto_id, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id, saved, veto_id=veto_id)
+    return written(app, saved, candidacy_id, veto_id=veto_id)
 
 
 @router.post(
@@ -314,7 +300,7 @@ def record_survey(candidacy_id: str, body: SurveyIn, actor: CurrentActor, app: L
             basically_satisfied=body.basically_satisfied, dissatisfied=body.dissatisfied, reason=body.reason,
             on=body.on,
         )
-    return _candidacy_action(app, actor, candidacy_id, saved)
+    return written(app, saved, candidacy_id)
 
 
 # -- public notice and objections -------------------------------------------------------------
@@ -335,7 +321,7 @@ def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, ap
     with expect(app, request, campaign_id) as saved:
         listed = app.open_public_notice(actor, campaign_id, body.start, body.end, on=body.on)
     location(response, f"/campaigns/{campaign_id}/notice")
-    return _campaign_action(app, actor, campaign_id, saved, listed=listed)
+    return written(app, saved, campaign_id, listed=listed)
 
 
 @router.post(
@@ -348,7 +334,7 @@ def close_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, requ
                         body: DateIn | None = None) -> dict[str, Any]:
     with expect(app, request, campaign_id) as saved:
         app.close_public_notice(actor, campaign_id, on=body.on if body else None)
-    return _campaign_action(app, actor, campaign_id, saved)
+    return written(app, saved, campaign_id)
 
 
 @router.get(
@@ -411,10 +397,10 @@ def get_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, respon
 )
 def file_objection(candidacy_id: str, body: ObjectionIn, actor: CurrentActor, app: Ledger,
                    request: Request, response: Response) -> dict[str, Any]:
-    with expect(app, request, candidacy_id):
+    with expect(app, request, candidacy_id) as saved:
         objection_id = app.file_objection(actor, candidacy_id, body.text, body.items, on=body.on)
     location(response, f"/candidacies/{candidacy_id}/objections/{objection_id}")
-    return {"id": objection_id, "candidacy_id": candidacy_id, "version": app.candidacy(actor, candidacy_id).version}
+    return {"id": objection_id, "candidacy_id": candidacy_id, "version": saved_version(app, saved, candidacy_id)}
 
 
 @router.get(
@@ -455,7 +441,7 @@ def resolve_objection(candidacy_id: str, objection_id: str, body: ResolutionIn, 
                       request: Request) -> dict[str, Any]:
     with expect(app, request, candidacy_id) as saved:
         app.resolve_objection(actor, candidacy_id, objection_id, body.upheld, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id, saved, objection_id=objection_id)
+    return written(app, saved, candidacy_id, objection_id=objection_id)
 
 
 # -- decisions, outcome, put forward, revocation ------------------------------------------------
@@ -476,7 +462,7 @@ def decide(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request,
     with expect(app, request, campaign_id) as saved:
         results = app.decide(actor, campaign_id, on=body.on if body else None)
     location(response, f"/campaigns/{campaign_id}/outcome")
-    return _campaign_action(app, actor, campaign_id, saved, named=results)
+    return written(app, saved, campaign_id, named=results)
 
 
 @router.get(
@@ -508,7 +494,7 @@ def put_forward(candidacy_id: str, body: PutForwardIn, actor: CurrentActor, app:
                 request: Request) -> dict[str, Any]:
     with expect(app, request, candidacy_id) as saved:
         app.put_forward(actor, candidacy_id, body.to, body.reason, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id, saved)
+    return written(app, saved, candidacy_id)
 
 
 @router.post(
@@ -523,4 +509,4 @@ def revoke(candidacy_id: str, body: RevocationIn, actor: CurrentActor, app: Ledg
            request: Request) -> dict[str, Any]:
     with expect(app, request, candidacy_id) as saved:
         app.revoke(actor, candidacy_id, body.reason, body.findings, on=body.on)
-    return _candidacy_action(app, actor, candidacy_id, saved)
+    return written(app, saved, candidacy_id)

@@ -17,8 +17,7 @@ from pydantic import Field, StrictFloat, StrictInt, StrictStr
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
 from api.routes.inspections import Body
-from api.versioning import etag, expect
-from core.actors import Actor
+from api.versioning import etag, expect, written
 from core.domain import Selection
 from core.errors import NotFound
 from core.permissions import authorize
@@ -154,11 +153,6 @@ def selection_view(app: CivicLedger, selection: Selection) -> dict[str, Any]:
     }
 
 
-def _acted(app: CivicLedger, actor: Actor, selection_id: str, **extra: Any) -> dict[str, Any]:
-    selection = app.selection(actor, selection_id)
-    return {"id": str(selection.id), "version": selection.version, **extra}
-
-
 # -- selections -------------------------------------------------------------------------------
 
 
@@ -205,10 +199,10 @@ def get_selection(selection_id: str, actor: CurrentActor, app: Ledger, response:
                 "department once; answers `{id, version, nominee_id}`. `If-Match` names the selection's version.",
 )
 def nominate(selection_id: str, body: Nomination, actor: CurrentActor, app: Ledger, request: Request) -> dict[str, Any]:
-    with expect(app, request, selection_id):
+    with expect(app, request, selection_id) as saved:
         app.nominate(actor, selection_id, body.nominee_id, body.name, body.organisation, body.reason,
                      community_id=body.community_id, on=body.on)
-    return _acted(app, actor, selection_id, nominee_id=body.nominee_id.strip())
+    return written(app, saved, selection_id, nominee_id=body.nominee_id.strip())
 
 
 @router.post(
@@ -220,9 +214,9 @@ def nominate(selection_id: str, body: Nomination, actor: CurrentActor, app: Ledg
 def record_score(
     selection_id: str, body: SelectionScore, actor: CurrentActor, app: Ledger, request: Request,
 ) -> dict[str, Any]:
-    with expect(app, request, selection_id):
+    with expect(app, request, selection_id) as saved:
         app.record_score(actor, selection_id, body.nominee_id, body.points, on=body.on)
-    return _acted(app, actor, selection_id)
+    return written(app, saved, selection_id)
 
 
 @router.post(
@@ -234,9 +228,9 @@ def record_score(
 def record_votes(
     selection_id: str, body: SelectionVotes, actor: CurrentActor, app: Ledger, request: Request,
 ) -> dict[str, Any]:
-    with expect(app, request, selection_id):
+    with expect(app, request, selection_id) as saved:
         app.record_votes(actor, selection_id, body.nominee_id, body.votes, on=body.on)
-    return _acted(app, actor, selection_id)
+    return written(app, saved, selection_id)
 
 
 @router.post(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
-from api.versioning import etag, expect
+from api.versioning import etag, expect, written
 from core.actors import Actor
 from core.domain import Community, Tenant, ids
 from core.services import CivicLedger
@@ -44,11 +44,6 @@ def reader_in(app: CivicLedger, actor: Actor, tenant: str) -> Actor:
     to ``tenant``. NotFound when the actor may not see ``tenant``."""
     visible_tenant(app, actor, tenant)
     return actor if actor.tenant == tenant else actor.model_copy(update={"tenant": tenant})
-
-
-def acted(stream_id: Any, version: int, **extra: Any) -> dict[str, Any]:
-    """The answer to an action: the stream it changed and the stream's new version."""
-    return {"id": str(stream_id), "version": version, **extra}
 
 
 def tenant_view(tenant: Tenant) -> dict[str, Any]:
@@ -230,9 +225,9 @@ def get_community_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledg
 def correct_community(
     community_id: str, body: CommunityCorrection, actor: CurrentActor, app: Ledger, request: Request,
 ) -> dict[str, Any]:
-    with expect(app, request, community_id):
+    with expect(app, request, community_id) as saved:
         app.correct_community(actor, community_id, body.changes, body.reason)
-    return acted(community_id, app.community(actor, community_id).version)
+    return written(app, saved, community_id)
 
 
 # -- rubric configuration -----------------------------------------------------------------
