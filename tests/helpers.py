@@ -84,3 +84,16 @@ class World:
 def notification_count(app: CivicLedger) -> int:
     """How many events the store holds: a rejected command must leave it unchanged."""
     return app.recorder.max_notification_id() or 0
+
+
+def counting_loads(app: CivicLedger, monkeypatch) -> list[str]:
+    """From now on, every aggregate the app's repository loads, by id, in order."""
+    loaded: list[str] = []
+    get = app.repository.get
+
+    def counting_get(aggregate_id, *args, **kwargs):
+        loaded.append(str(aggregate_id))
+        return get(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(app.repository, "get", counting_get)
+    return loaded

@@ -14,7 +14,7 @@ from core.actors import Actor, Role
 from core.readmodels import read_models
 from plugins.tianjin_meili.demo import DEMO, Cast
 from tests.api_support import ApiWorld
-from tests.helpers import evidence, notification_count
+from tests.helpers import counting_loads, evidence, notification_count
 from tests.test_api_registry import invalid, refused
 from tests.test_lifecycle import run_to_decision
 
@@ -138,14 +138,7 @@ def test_a_list_request_replays_no_candidacy_when_nothing_is_new(world, monkeypa
     candidacies = {ids[k] for k in ("c1", "c2", "c3", "c1p")}
     inspections = {i for k in ("c1", "c2", "c3", "c1p") for i in app.candidacy(world.owner, ids[k]).inspections}
     assert inspections
-    loaded: list[str] = []
-    get = app.repository.get
-
-    def counting_get(aggregate_id, *args, **kwargs):
-        loaded.append(str(aggregate_id))
-        return get(aggregate_id, *args, **kwargs)
-
-    monkeypatch.setattr(app.repository, "get", counting_get)
+    loaded = counting_loads(app, monkeypatch)
     for path, answer in first.items():
         loaded.clear()
         assert ok(world, path, world.owner) == answer

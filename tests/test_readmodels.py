@@ -16,7 +16,7 @@ from core.errors import InvalidInput, NotFound
 from core.readmodels import POSITIONS, ReadModels, read_models
 from core.services import CivicLedger
 from plugins.tianjin_meili.demo import DEMO, Cast
-from tests.helpers import TENANT, World, evidence, sheet
+from tests.helpers import TENANT, World, counting_loads, evidence, sheet
 from tests.test_lifecycle import run_to_decision
 
 OWNER = Cast().owner
@@ -339,14 +339,7 @@ def test_a_read_when_nothing_is_new_loads_no_aggregate(app, monkeypatch):
     reads = lambda: (rm.candidacies(world.owner, ids["campaign"]), rm.findings(world.owner, ids["campaign"]),  # noqa: E731
                      rm.street_progress(world.owner, ids["campaign"]), rm.notice_list(world.owner, ids["campaign"], listed_only=False))
     first = reads()
-    loaded: list[str] = []
-    get = app.repository.get
-
-    def counting_get(aggregate_id, *args, **kwargs):
-        loaded.append(str(aggregate_id))
-        return get(aggregate_id, *args, **kwargs)
-
-    monkeypatch.setattr(app.repository, "get", counting_get)
+    loaded = counting_loads(app, monkeypatch)
     before = Counter(rm.applied)
     assert reads() == first
     assert loaded == [] and rm.applied == before
