@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -125,8 +124,8 @@ def print_outcome(ledger_app: CivicLedger, actor: Actor, campaign_id: str) -> No
             row["community"],
             row["street"],
             level.label,
-            f"{Decimal(row['total']):.2f}" if row["total"] else "-",
-            f"{Decimal(row['satisfaction_rate']):.1%}" if row["satisfaction_rate"] else "-",
+            row["total"] or "-",
+            row["satisfaction_rate"] or "-",
             f"{objections['upheld']} 成立 / {objections['dismissed']} 不成立" if any(objections.values()) else "-",
             str(overdue.get(row["candidacy_id"], 0) or "-"),
             STATUS_LABELS.get(row["status"], row["status"]),

@@ -54,7 +54,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
@@ -67,7 +67,8 @@ from core.domain.inspection import ACCEPTED, COMPLETED, PLANNED, REJECTED
 from core.errors import InvalidInput, NotFound
 from core.rubric import Rubric, subtotals
 from core.services.base import ALL_TENANTS, unreadable
-from core.services.decisions import _q
+from core.services.decisions import combined, incomplete
+from core.exact import canonical, exact, mean, published, rate_figure
 from core.sidestore import SideCursor, SideStore
 
 POSITIONS = "civic_read_positions"
@@ -75,7 +76,6 @@ POSITIONS = "civic_read_positions"
 BATCH = 500
 #: Orders of the candidacy list.
 ORDERS = ("applied", "ranking")
-AVERAGE_PLACES = Decimal("0.01")
 
 Op = tuple[str, Sequence[Any]]  # one SQL statement (with "{table}" names filled in) and its parameters
 
@@ -478,24 +478,25 @@ class ReadModels:
         return self.ledger.rubric_by_hash(content_hash)
 
     def candidacy_figures(self, candidacy: Candidacy) -> dict[str, Any]:
-        """The row's figures, computed as the core computes a candidacy's evidence
-        (``DecisionCommands.evidence``); after the decision, the total and satisfaction
-        rate it recorded."""
+        """The row's figures, exact (canonical fractions), computed by the core's own
+        functions for a candidacy's evidence (:func:`core.services.decisions.combined`); after
+        the decision, the total and satisfaction rate it recorded. Published on read."""
         rubric = self.rubric_of_campaign(candidacy.campaign_id)
-        combined = self.ledger._combined
-        official, missing = combined(rubric, candidacy.scores["official"])
-        official_total = str(subtotals(rubric, official)[1]) if not missing else None
-        self_sheet = (combined(rubric, candidacy.scores["self"])[0] if candidacy.scores["self"]
-                      else {k: Decimal(v) for k, v in candidacy.application_scores.items()})
-        mock_total = str(subtotals(rubric, combined(rubric, candidacy.scores["mock"])[0])[1]) if candidacy.scores["mock"] else None
+        combine = self.ledger.plugins.combiner(rubric)
+        scores = candidacy.scores
+        official, counts = combined(rubric, scores["official"], combine)
+        official_total = None if incomplete(rubric, scores["official"], counts) else canonical(subtotals(rubric, official)[1])
+        self_sheet = (combined(rubric, scores["self"], combine)[0] if scores["self"]
+                      else {k: exact(v) for k, v in candidacy.application_scores.items()})
+        mock_total = canonical(subtotals(rubric, combined(rubric, scores["mock"], combine)[0])[1]) if scores["mock"] else None
         survey = candidacy.survey
-        rate = (str(_q(Decimal(survey["satisfied"] + survey["basically_satisfied"]) / survey["respondents"]))
+        rate = (canonical(Fraction(survey["satisfied"] + survey["basically_satisfied"], survey["respondents"]))
                 if survey and survey.get("respondents") else None)
         decision = candidacy.decision or {}
         outcome = decision.get("derivation", {}).get("outcome", {}) or {}
         if decision:
-            official_total = outcome.get("total", official_total)
-            rate = (outcome.get("survey") or {}).get("satisfaction_rate", rate)
+            official_total = recorded_exact(outcome.get("total"), official_total)
+            rate = recorded_exact((outcome.get("survey") or {}).get("satisfaction_rate"), rate)
         counts = candidacy.objection_counts()
         return {
             "tenant": candidacy.tenant,
@@ -503,11 +504,11 @@ class ReadModels:
             "community_id": candidacy.community_id,
             "level": candidacy.level,
             "status": candidacy.status,
-            "self_total": str(subtotals(rubric, self_sheet)[1]),
+            "self_total": canonical(subtotals(rubric, self_sheet)[1]),
             "mock_total": mock_total,
-            "official_total": None if official_total is None else str(official_total),
+            "official_total": official_total,
             "assessors": len(candidacy.scores["official"]),
-            "satisfaction_rate": None if rate is None else str(rate),
+            "satisfaction_rate": rate,
             "objections_open": counts["open"],
             "objections_upheld": counts["upheld"],
             "objections_dismissed": counts["dismissed"],
@@ -559,12 +560,17 @@ class ReadModels:
                 f"FROM {t} c WHERE c.campaign_id = ?{scope} ORDER BY c.seq, c.candidacy_id",
                 (key, *scope_params),
             )
+            rule = self.rubric_of_campaign(key).published_as
             result = [
                 {"candidacy_id": cid, "community_id": community_id, "level": level, "status": status,
                  "version": int(version), "named": _bool(named), "official_total": official_total}
                 for cid, community_id, level, status, version, named, official_total in rows
             ]
-            return self._ranked(result) if order == "ranking" else result
+            if order == "ranking":
+                self._ranked(result)
+            for row in result:
+                row["official_total"] = shown_text(row["official_total"], rule)
+            return result
         rows = self._query(
             "SELECT c.candidacy_id, c.community_id, m.name, m.district, m.street, c.level, c.status, c.version, "
             "c.self_total, c.mock_total, c.official_total, c.assessors, c.satisfaction_rate, c.objections_open, "
@@ -598,13 +604,19 @@ class ReadModels:
                 "revoked": revoked_on is not None,
                 "revoked_on": revoked_on,
             })
-        return self._ranked(result) if order == "ranking" else result
+        if order == "ranking":
+            self._ranked(result)
+        rule = self.rubric_of_campaign(key).published_as
+        for row in result:
+            for name in ("self_total", "mock_total", "official_total"):
+                row[name] = shown_text(row[name], rule)
+            row["satisfaction_rate"] = shown_text(row["satisfaction_rate"], rule, rate=True)
+        return result
 
     @staticmethod
     def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """By official total, highest first, unscored last (stable: ties keep their order)."""
-        unscored = Decimal("-Infinity")
-        rows.sort(key=lambda r: -(Decimal(r["official_total"]) if r["official_total"] is not None else unscored))
+        """By exact official total, highest first, unscored last (stable: ties keep their order)."""
+        rows.sort(key=lambda r: (r["official_total"] is None, -exact(r["official_total"] or "0")))
         return rows
 
     def findings(self, actor: Actor, campaign_id: str, *, on: str | None = None,
@@ -692,7 +704,7 @@ class ReadModels:
                 f"SELECT m.district, m.street, c.official_total FROM {t} c LEFT JOIN {m} m ON m.community_id = c.community_id "
                 f"WHERE c.campaign_id = ?{scope} AND c.official_total IS NOT NULL", (key, *scope_params),
             ):
-                street(district, name)["_totals"].append(Decimal(total))
+                street(district, name)["_totals"].append(exact(total))
             scope, scope_params = self._scope(actor, "i")
             for district, name, done, unannounced, supervision in c.query(
                 "SELECT m.district, m.street, COUNT(*) AS done, SUM(CASE WHEN i.kind = 'unannounced' THEN 1 ELSE 0 END) AS unannounced, "
@@ -714,12 +726,12 @@ class ReadModels:
                 street(district, name)["findings"].update(total=int(total), open=int(open_ or 0), overdue=int(overdue or 0),
                                                           verified=int(verified or 0), rejected=int(rejected or 0))
         result = []
+        rule = self.rubric_of_campaign(key).published_as
         for k in sorted(streets):
             entry = streets[k]
             totals = entry.pop("_totals")
             if totals:
-                average = (sum(totals, Decimal(0)) / len(totals)).quantize(AVERAGE_PLACES, rounding=ROUND_HALF_UP)
-                entry["official_total"] = {"scored": len(totals), "average": str(average)}
+                entry["official_total"] = {"scored": len(totals), "average": published(mean(totals), rule)}
             entry["candidacies"]["by_status"] = dict(sorted(entry["candidacies"]["by_status"].items()))
             result.append(entry)
         return result
@@ -764,7 +776,7 @@ class ReadModels:
                 "street": street,
                 "level": level,
                 "level_label": labels.get(level),
-                "total": total,
+                "total": shown_text(total, rubric.published_as),
                 "objections": {"filed": int((open_ or 0) + (upheld or 0) + (dismissed or 0)), "open": int(open_ or 0),
                                "upheld": int(upheld or 0), "dismissed": int(dismissed or 0)},
                 "reasons": json.loads(reasons),
@@ -772,6 +784,24 @@ class ReadModels:
                 "revoked": revoked_on is not None,
             })
         return {"start": start, "end": end, "closed": bool(closed), "decided": bool(decided), "candidates": candidates}
+
+
+def recorded_exact(recorded: Any, otherwise: str | None) -> str | None:
+    """A figure a decision recorded, as a row stores it: the exact value (a decision made
+    before exact arithmetic recorded a 4-place decimal, which is kept as recorded)."""
+    if recorded is None:
+        return otherwise
+    return recorded["exact"] if isinstance(recorded, dict) else str(recorded)
+
+
+def shown_text(stored: str | None, rule: Any, *, rate: bool = False) -> str | None:
+    """A stored figure as the lists show it: the published figure of an exact value; a
+    4-place decimal recorded by a decision before exact arithmetic, as recorded."""
+    if stored is None:
+        return None
+    if "." in stored:
+        return stored
+    return rate_figure(exact(stored), rule)["published"] if rate else published(exact(stored), rule)
 
 
 _LOCK = threading.Lock()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from fractions import Fraction
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -21,10 +22,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
+
+from core.exact import DEFAULT_PUBLICATION, Publication
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -89,6 +94,30 @@ class Level(_Strict):
     rules: dict[str, Any] = Field(default_factory=dict)
 
 
+class TrimmedMean(_Strict):
+    """Aggregation ``trimmed_mean`` (去掉最高分和最低分后取平均): with at least ``min_count``
+    assessors' points for an item, drop the ``drop`` highest and ``drop`` lowest and take
+    the mean of the rest; with fewer, the plain mean (docs/rules.md §2)."""
+
+    kind: Literal["trimmed_mean"]
+    drop: int = Field(ge=1, description="How many highest and how many lowest points are dropped")
+    min_count: int = Field(ge=3, description="Trim only when at least this many assessors scored the item")
+
+    @model_validator(mode="after")
+    def _leaves_one(self) -> TrimmedMean:
+        if self.min_count < 2 * self.drop + 1:
+            raise ValueError(
+                f"min_count {self.min_count} must be at least 2 × drop + 1 = {2 * self.drop + 1}, "
+                "so that a point is left after dropping"
+            )
+        return self
+
+
+#: Fields added after the first rubrics were published. Left unset, a field is absent from
+#: the canonical JSON, so the content hash of every rubric written before it stays the same.
+OPTIONAL_FIELDS = ("publication", "min_assessors", "partial_sheets")
+
+
 class Rubric(_Strict):
     """A complete, versioned rubric."""
 
@@ -97,13 +126,26 @@ class Rubric(_Strict):
     title: str = Field(min_length=1)
     source: str = ""
     step: Points = Field(default=Decimal("0.5"), gt=0, description="Scores are multiples of this")
-    aggregation: str = Field(default="mean", description="How assessors' item scores combine")
+    aggregation: str | TrimmedMean = Field(
+        default="mean",
+        description="How assessors' points for an item combine: mean, median, a trimmed_mean object, "
+        "or the name of an aggregation a plugin provides",
+    )
     style: str = Field(min_length=1, description="Decision style that awards the levels")
     categories: list[RubricCategory] = Field(min_length=1)
     veto_items: list[VetoItem] = Field(default_factory=list)
     levels: list[Level] = Field(min_length=1)
     rules: dict[str, Any] = Field(default_factory=dict, description="Style parameters for all levels")
     provisional: bool = False
+    publication: Publication | None = Field(
+        default=None, description="How figures are published and whether lines compare them (default: 2 places, half up, exact)"
+    )
+    min_assessors: int | None = Field(
+        default=None, ge=1, description="Official assessors needed on every item (default 1)"
+    )
+    partial_sheets: bool | None = Field(
+        default=None, description="Official and mock sheets may leave items out (default: every sheet covers every item)"
+    )
 
     _item_index: dict[str, RubricItem] = PrivateAttr(default_factory=dict)
     _allowed: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
@@ -129,12 +171,40 @@ class Rubric(_Strict):
         level_ids = [lv.id for lv in self.levels]
         if len(set(level_ids)) != len(level_ids):
             raise ValueError(f"level ids must be unique, got {level_ids}")
+        if self.aggregation == "trimmed_mean":
+            raise ValueError(
+                "aggregation 'trimmed_mean' needs its parameters: "
+                "{kind: trimmed_mean, drop: K, min_count: M} (drop the K highest and K lowest when at least M assessors scored)"
+            )
         veto_ids = [v.id for v in self.veto_items]
         if len(set(veto_ids)) != len(veto_ids):
             raise ValueError(f"veto item ids must be unique, got {veto_ids}")
         return self
 
+    @model_serializer(mode="wrap")
+    def _without_unset_options(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for name in OPTIONAL_FIELDS:
+            if data.get(name, 0) is None:
+                del data[name]
+        return data
+
     # -- derived --------------------------------------------------------------
+
+    @property
+    def published_as(self) -> Publication:
+        """The publication rule in force (the declared one, or 2 places, half up, exact)."""
+        return self.publication or DEFAULT_PUBLICATION
+
+    @property
+    def assessors_needed(self) -> int:
+        """Official assessors needed on every item."""
+        return self.min_assessors or 1
+
+    @property
+    def aggregation_name(self) -> str:
+        """``mean``, ``median``, ``trimmed_mean`` or a plugin aggregation's name."""
+        return self.aggregation if isinstance(self.aggregation, str) else self.aggregation.kind
 
     def items(self) -> list[RubricItem]:
         """Every item, in published order."""
@@ -220,14 +290,12 @@ def canonical_points(points: Decimal) -> str:
     return format(points.normalize(), "f")
 
 
-def subtotals(rubric: Rubric, item_points: dict[str, Decimal]) -> tuple[dict[str, Decimal], Decimal]:
-    """Per-category subtotals and total of a complete or partial set of item points."""
-    per_category: dict[str, Decimal] = {}
-    for cat in rubric.categories:
-        per_category[cat.id] = sum(
-            (item_points.get(i.id, Decimal(0)) for i in cat.items), Decimal(0)
-        )
-    return per_category, sum(per_category.values(), Decimal(0))
+def subtotals(rubric: Rubric, item_points: dict[str, Fraction]) -> tuple[dict[str, Fraction], Fraction]:
+    """Exact per-category subtotals and total of a complete or partial set of item points
+    (an item without points counts 0)."""
+    zero = Fraction(0)
+    per_category = {cat.id: sum((item_points.get(i.id, zero) for i in cat.items), zero) for cat in rubric.categories}
+    return per_category, sum(per_category.values(), zero)
 
 
 def sheet_for_total(rubric: Rubric, total: Decimal | float | str) -> dict[str, str]:
@@ -242,3 +310,29 @@ def sheet_for_total(rubric: Rubric, total: Decimal | float | str) -> dict[str, s
         points[item.id] = canonical_points(item.max_points - cut)
         excess -= cut
     return points
+
+
+def _item_order(item_id: str) -> tuple[int, int, str]:
+    return (0, int(item_id), item_id) if item_id.isascii() and item_id.isdigit() else (1, 0, item_id)
+
+
+def item_ids_text(item_ids: list[str]) -> str:
+    """Item ids, runs of consecutive numbers shortened: ``1, 3-7, V1``."""
+    parts: list[str] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        if run:
+            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+            run.clear()
+
+    for item_id in sorted(item_ids, key=_item_order):
+        if item_id.isascii() and item_id.isdigit() and str(int(item_id)) == item_id:
+            if run and int(item_id) != run[-1] + 1:
+                flush()
+            run.append(int(item_id))
+        else:
+            flush()
+            parts.append(item_id)
+    flush()
+    return ", ".join(parts)

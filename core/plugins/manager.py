@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import pluggy
@@ -12,10 +15,12 @@ from pydantic import ValidationError
 
 from core import __version__ as core_version
 from core.errors import NotFound, PluginError
+from core.exact import exact
 from core.plugins import builtins, hookspecs
+from core.plugins.builtins import BUILT_IN_AGGREGATIONS
 from core.plugins.contributions import Contributions, Refused, collect, describe, explain
 from core.plugins.types import PLUGIN_API_VERSION, Aggregation, DecisionStyle, Demo, PhaseSpec
-from core.rubric import Rubric
+from core.rubric import Rubric, TrimmedMean
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +196,9 @@ class PluginHost:
         where = f"plugin {plugin!r}: civic_rubrics: rubric {rubric.ref}"
         if rubric.style not in styles:
             return f"{where} uses decision style {rubric.style!r}, which no plugin provides; available: {sorted(styles)}"
-        if rubric.aggregation not in aggregations:
+        if rubric.aggregation_name not in aggregations:
             return (
-                f"{where} uses aggregation {rubric.aggregation!r}, which no plugin provides; "
+                f"{where} uses aggregation {rubric.aggregation_name!r}, which no plugin provides; "
                 f"available: {sorted(aggregations)}"
             )
         style, style_plugin = styles[rubric.style]
@@ -233,6 +238,18 @@ class PluginHost:
         if name not in aggs:
             raise PluginError(f"aggregation {name!r} is not provided by any installed plugin; available: {sorted(aggs)}")
         return aggs[name]
+
+    def combiner(self, rubric: Rubric) -> Callable[[list[Fraction]], Fraction]:
+        """The rubric's aggregation over assessors as a function of exact points giving an
+        exact result (a ``trimmed_mean`` with the rubric's parameters; a plugin's
+        aggregation with its result taken exactly)."""
+        spec = rubric.aggregation
+        combine = self.aggregation(rubric.aggregation_name).combine
+        if isinstance(spec, TrimmedMean):
+            return functools.partial(combine, drop=spec.drop, min_count=spec.min_count)
+        if rubric.aggregation_name in BUILT_IN_AGGREGATIONS:
+            return combine
+        return lambda points: exact(combine(points))
 
     def styles(self) -> dict[str, DecisionStyle]:
         return dict(self._index().styles)

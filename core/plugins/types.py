@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -53,24 +54,33 @@ class CandidateEvidence:
     Built by the core from the event streams; the decision records the stream versions it
     was read at, so anyone can rebuild the same evidence later. ``titles_held`` are the
     community's titles before the decision being made.
+
+    Points, totals and rates are exact (:class:`fractions.Fraction`, docs/rules.md §1):
+    ``item_points`` holds each item's official points combined over assessors by the
+    rubric's aggregation (an item nobody scored is absent), ``subtotals`` and ``total`` add
+    them up, the survey's ``satisfaction_rate`` and ``participation_rate`` are fractions of 1.
+    ``incomplete`` says, in Chinese and English, why the official assessment cannot yet
+    support a decision (no assessor, an item scored by fewer assessors than the rubric
+    needs, sheets that do not cover the same items); empty when it can.
     """
 
     candidacy_id: str
     community_id: str
     community_name: str
     level: str
-    item_points: dict[str, Decimal]
-    subtotals: dict[str, Decimal]
-    total: Decimal
+    item_points: dict[str, Fraction]
+    subtotals: dict[str, Fraction]
+    total: Fraction
     assessors: list[str]
-    self_total: Decimal | None
-    mock_total: Decimal | None
-    application_total: Decimal | None
+    self_total: Fraction | None
+    mock_total: Fraction | None
+    application_total: Fraction | None
     vetoes: list[str]
     survey: dict[str, Any] | None
     objections: dict[str, int]
     titles_held: list[str]
     facts: dict[str, Any] = field(default_factory=dict)
+    incomplete: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -123,10 +133,13 @@ class DecisionStyle(Protocol):
 
 @dataclass(frozen=True)
 class Aggregation:
-    """Combines several assessors' points for one item into the official item score."""
+    """Combines several assessors' points for one item into the official item score.
+
+    ``combine`` is given the points as exact fractions (:class:`fractions.Fraction`) and
+    returns an exact number (a Fraction, int or Decimal); it must not round."""
 
     name: str
-    combine: Any  # Callable[[list[Decimal]], Decimal]
+    combine: Any  # Callable[[list[Fraction]], Fraction]
     description: str = ""
 
 

@@ -19,9 +19,11 @@ from core.actors import Actor
 from core.domain import Campaign, Candidacy, Community
 from core.errors import CivicError, InvalidInput, NotFound, PluginError, RuleViolation
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
-from core.rubric import Rubric
+from core.rubric import Rubric, item_ids_text
 from core.services.base import project_events, unreadable
-from core.services.decisions import plain, summary
+from core.services.decisions import NOT_LISTED, not_listed, plain
+from core.exact import LEGACY_ARITHMETIC, published, shown
+from core.styles import v1
 from core.services.selections import SelectionCommands
 
 
@@ -33,6 +35,8 @@ class DecisionInputs:
     decisions: dict[str, dict[str, Any]]
     evidence: dict[str, CandidateEvidence]
     on_notice: list[str]
+    #: the preliminary listing the notice recorded, per candidacy ({"listed", "reasons"})
+    preliminary: dict[str, Any] = field(default_factory=dict)
     #: per decision, the candidacy, community and campaign as it read them
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -77,7 +81,7 @@ class AuditQueries(SelectionCommands):
             rubric = self._named_rubric(decision["derivation"]["rubric"]["hash"])
             decisions[cid] = decision
             states[cid] = at
-            evidence[cid] = self.evidence(rubric, at["candidacy"], at["community"])
+            evidence[cid] = self.evidence(rubric, at["candidacy"], at["community"], arithmetic_of(decision))
         assert notice_campaign is not None
         rubric = self._named_rubric(notice_campaign.rubric["hash"])
         listed = set(notice_campaign.notice["candidacy_ids"]) if notice_campaign.notice else set()
@@ -86,6 +90,7 @@ class AuditQueries(SelectionCommands):
             decisions=decisions,
             evidence=evidence,
             on_notice=[cid for cid in evidence if cid in listed],
+            preliminary=dict(notice_campaign.notice["preliminary"]) if notice_campaign.notice else {},
             states=states,
         )
 
@@ -139,31 +144,44 @@ class AuditQueries(SelectionCommands):
                 for cid in campaign.candidacies
                 if (c := self.candidacy(actor, cid)).decision is not None
             ]
-        style_name = inputs.context.rubric.style
-        try:
-            style = self.plugins.style(style_name)
-        except PluginError as exc:
-            return [self._verdict(inputs, cid, "unverifiable", [str(exc)]) for cid in inputs.decisions]
-        candidates = [inputs.evidence[cid] for cid in inputs.on_notice]
-        outcomes = {o.candidacy_id: o for o in style.decide(inputs.context, candidates)}
-        memo: dict[int, Any] = {}  # the outcomes hold their shared parts while this runs
-        verdicts = []
+        groups: dict[tuple[str, str, str], list[str]] = {}
         for cid, decision in inputs.decisions.items():
-            recorded = decision["derivation"]
-            if recorded["style"] != {"name": style.name, "version": style.version}:
-                note = f"recorded with style {recorded['style']}, installed is {style.name} {style.version}"
-                verdicts.append(self._verdict(inputs, cid, "unverifiable", [note]))
+            style = decision["derivation"]["style"]
+            groups.setdefault((arithmetic_of(decision), style["name"], style["version"]), []).append(cid)
+        verdicts: dict[str, Verdict] = {}
+        for (arithmetic, name, version), cids in groups.items():
+            try:
+                style = self._style_for(name, version, arithmetic)
+            except PluginError as exc:
+                verdicts.update((cid, self._verdict(inputs, cid, "unverifiable", [str(exc)])) for cid in cids)
                 continue
-            outcome = outcomes.get(cid)
-            if outcome is None:
-                expected = {"named": False, "outcome": {**summary(inputs.evidence[cid])}}
-                actual = {"named": recorded["named"], "outcome": {k: v for k, v in recorded["outcome"].items() if k != "preliminary"}}
-            else:
-                expected = {"named": outcome.named, "reasons": list(outcome.reasons), "outcome": plain(outcome.derivation, memo)}
-                actual = {"named": recorded["named"], "reasons": recorded["reasons"], "outcome": recorded["outcome"]}
-            differences = _diff(actual, expected)
-            verdicts.append(self._verdict(inputs, cid, "mismatched" if differences else "confirmed", differences))
-        return verdicts
+            candidates = [inputs.evidence[cid] for cid in inputs.on_notice]
+            outcomes = {o.candidacy_id: o for o in style.decide(inputs.context, candidates)}
+            memo: dict[int, Any] = {}  # the outcomes hold their shared parts while this runs
+            for cid in cids:
+                recorded = inputs.decisions[cid]["derivation"]
+                outcome = outcomes.get(cid)
+                actual = {"named": inputs.decisions[cid]["named"], "reasons": recorded["reasons"], "outcome": recorded["outcome"]}
+                if outcome is None and arithmetic == LEGACY_ARITHMETIC:
+                    expected = {"named": False, "outcome": v1.summary(inputs.evidence[cid])}
+                    actual = {"named": actual["named"], "outcome": {k: v for k, v in recorded["outcome"].items() if k != "preliminary"}}
+                else:
+                    if outcome is None:  # not on the notice: decided by the preliminary listing the notice recorded
+                        outcome = not_listed(inputs.context.rubric, inputs.evidence[cid], inputs.preliminary.get(cid))
+                    expected = {"named": outcome.named, "reasons": list(outcome.reasons), "outcome": plain(outcome.derivation, memo)}
+                differences = _diff(actual, expected)
+                verdicts[cid] = self._verdict(inputs, cid, "mismatched" if differences else "confirmed", differences)
+        return [verdicts[cid] for cid in inputs.decisions]
+
+    def _style_for(self, name: str, version: str, arithmetic: str) -> Any:
+        """The implementation of style ``name`` at ``version``: the core's own of that
+        version, or the installed one when its version is the recorded one."""
+        if arithmetic == LEGACY_ARITHMETIC and version == "1" and name in v1.STYLES:
+            return v1.STYLES[name]
+        style = self.plugins.style(name)
+        if style.version != version:
+            raise PluginError(f"recorded with style {{'name': {name!r}, 'version': {version!r}}}, installed is {style.name} {style.version}")
+        return style
 
     def _verdict(self, inputs: DecisionInputs, cid: str, status: str, differences: list[str]) -> Verdict:
         evidence = inputs.evidence[cid]
@@ -318,7 +336,7 @@ class AuditQueries(SelectionCommands):
                 level=inputs.evidence[cid].level,
                 recorded_named=recorded_named,
                 recorded_reasons=list(recorded["reasons"]),
-                recorded_total=recorded["outcome"].get("total"),
+                recorded_total=shown(recorded["outcome"].get("total")),
                 on_notice=cid in inputs.on_notice,
             )
             if cid in unscorable:
@@ -350,7 +368,7 @@ class AuditQueries(SelectionCommands):
                         "listed it, and no objection could have been filed against it)"
                     )
                 else:
-                    named, reasons = False, [NOT_LISTED, *now.get("reasons", [])]
+                    named, reasons = False, [*now.get("reasons", []), NOT_LISTED]
                 differences = _changes(
                     {"named": recorded_named, "preliminary": before}, {"named": named, "preliminary": now}
                 )
@@ -361,7 +379,7 @@ class AuditQueries(SelectionCommands):
                 changed=changed,
                 status="changed" if changed else "unchanged",
                 reasons=reasons,
-                whatif_total=str(evidence[cid].total),
+                whatif_total=published(evidence[cid].total, other.published_as),
                 differences=differences,
                 notes=row_notes,
             ))
@@ -406,14 +424,16 @@ class AuditQueries(SelectionCommands):
         return {o.candidacy_id: plain(o.derivation) for o in outcomes}
 
 
+def arithmetic_of(decision: dict[str, Any]) -> str:
+    """The arithmetic a recorded decision was made with (unmarked: the 4-decimal one)."""
+    return decision["derivation"].get("arithmetic", LEGACY_ARITHMETIC)
+
+
 class MissingRubric(NotFound):
     """A decision names a rubric version the store does not hold."""
 
     def __init__(self, message: str) -> None:
         CivicError.__init__(self, message)
-
-
-NOT_LISTED = "未列入公示名单 (not on the public notice list)"
 
 
 @dataclass
@@ -468,32 +488,6 @@ class WhatIf:
         return asdict(self)
 
 
-def _item_order(item_id: str) -> tuple[int, int, str]:
-    return (0, int(item_id), item_id) if item_id.isdigit() else (1, 0, item_id)
-
-
-def _ids_text(item_ids: list[str]) -> str:
-    """Item ids, runs of consecutive numbers shortened: ``1, 3-7, V1``."""
-    parts: list[str] = []
-    run: list[int] = []
-
-    def flush() -> None:
-        if run:
-            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-            run.clear()
-
-    for item_id in sorted(item_ids, key=_item_order):
-        if item_id.isdigit() and str(int(item_id)) == item_id:
-            if run and int(item_id) != run[-1] + 1:
-                flush()
-            run.append(int(item_id))
-        else:
-            flush()
-            parts.append(item_id)
-    flush()
-    return ", ".join(parts)
-
-
 def _unscorable_under(rubric: Rubric, candidacy: Candidacy) -> list[str]:
     """Why ``rubric`` cannot score this candidacy's recorded evidence (empty when it can)."""
     problems = []
@@ -506,13 +500,13 @@ def _unscorable_under(rubric: Rubric, candidacy: Candidacy) -> list[str]:
     sheets = [sheet for kind in candidacy.scores.values() for sheet in kind.values()]
     sheets.append(candidacy.application_scores)
     known = {item.id: item for item in rubric.items()}
-    lacking = _ids_text(list({item for sheet in sheets for item in sheet if item not in known}))
+    lacking = item_ids_text(list({item for sheet in sheets for item in sheet if item not in known}))
     if lacking:
         problems.append(
             f"{rubric.ref} 无评分项 {lacking} "
             f"(item(s) {lacking} of the recorded score sheets are not items of {rubric.ref})"
         )
-    over = _ids_text(list({
+    over = item_ids_text(list({
         item for sheet in sheets for item, points in sheet.items()
         if item in known and Decimal(points) > known[item].max_points
     }))

@@ -4,7 +4,7 @@ changes to a frozen candidate list."""
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from core.exact import exact
 from typing import Any
 
 from core.actors import Actor, Role
@@ -91,7 +91,7 @@ class CandidacyCommands(CampaignCommands):
         rubric = self.rubric_of(campaign)
         scores = self.check_sheet(rubric, "self_scores", self_scores, complete=True)
         checked_facts = self._check_facts(facts)
-        _, total = subtotals(rubric, {k: Decimal(v) for k, v in scores.items()})
+        _, total = subtotals(rubric, {k: exact(v) for k, v in scores.items()})
         refused = self.plugins.style(rubric.style).check_application(rubric, level, total, checked_facts)
         if refused:
             raise RuleViolation(f"application of {community_name} refused: " + "; ".join(refused))

@@ -8,55 +8,35 @@ derivation and the stream positions they read; they are never recomputed on read
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from core.actors import Actor
 from core.domain import Campaign, Candidacy, Community
 from core.domain.candidacy import APPLIED, APPROVED, NAMED, RETURNED
 from core.errors import InvalidInput, RuleViolation
+from core.exact import ARITHMETIC, LEGACY_ARITHMETIC, canonical, exact
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
-from core.rubric import Rubric, subtotals
+from core.rubric import Rubric, item_ids_text, subtotals
 from core.services.inspections import InspectionCommands
+from core.styles import v1
 
-PLACES = Decimal("0.0001")
-
-
-@lru_cache(maxsize=4096)
-def _points(text: str) -> Decimal:
-    """A recorded number of points (the canonical spelling; rubric steps keep the distinct
-    values few, so each is parsed once)."""
-    return Decimal(text)
-
-
-def _q(value: Decimal) -> Decimal:
-    return value.quantize(PLACES, rounding=ROUND_HALF_UP)
-
-
-def summary(evidence: CandidateEvidence) -> dict[str, Any]:
-    """The evidence of a candidate, as plain data for a derivation the style did not make."""
-    return plain(
-        {
-            "subtotals": evidence.subtotals,
-            "total": evidence.total,
-            "self_total": evidence.self_total,
-            "mock_total": evidence.mock_total,
-            "vetoes": evidence.vetoes,
-            "survey": evidence.survey,
-            "objections": evidence.objections,
-            "titles_held": evidence.titles_held,
-        }
-    )
+#: the first reason of a candidacy decided without being on the public notice
+NOT_LISTED = "未列入公示名单 (not on the public notice list)"
 
 
 def plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
-    """Derivations are stored as plain JSON: decimals become strings.
+    """Derivations are stored as plain JSON: fractions become canonical fraction strings
+    (``481/6``), decimals their strings.
 
     With ``memo`` (kept by the caller while the values live), a list or dict shared by
     several derivations, such as a quota style's ranking of the whole level, is converted
     once and its plain form shared.
     """
+    if isinstance(value, Fraction):
+        return canonical(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dict, list, tuple)):
@@ -74,46 +54,93 @@ def plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
     return value
 
 
+def combined(
+    rubric: Rubric, sheets: dict[str, dict[str, str]], combine: Callable[[list[Fraction]], Fraction]
+) -> tuple[dict[str, Fraction], dict[str, int]]:
+    """Each item's points combined over the assessors who scored it (exact), and how many
+    did; an item nobody scored is in neither."""
+    ordered = [sheet for _, sheet in sorted(sheets.items())]
+    points: dict[str, Fraction] = {}
+    counts: dict[str, int] = {}
+    for item in rubric.items():
+        item_id = item.id
+        given = [exact(sheet[item_id]) for sheet in ordered if item_id in sheet]
+        if given:
+            points[item_id] = exact(combine(given))
+            counts[item_id] = len(given)
+    return points, counts
+
+
+def incomplete(rubric: Rubric, sheets: dict[str, dict[str, str]], counts: dict[str, int]) -> list[str]:
+    """Why an official assessment cannot support a decision (docs/rules.md §3), in Chinese
+    and English; empty when it can."""
+    if not sheets:
+        return ["未进行综合评估 (no official assessment recorded)"]
+    problems = []
+    needed = rubric.assessors_needed
+    short = [i.id for i in rubric.items() if counts.get(i.id, 0) < needed]
+    if short:
+        ids = item_ids_text(short)
+        problems.append(
+            f"第 {ids} 项未评分 (no official points for item(s) {ids})" if needed == 1 else
+            f"第 {ids} 项的评分人数少于 {needed} 人 (item(s) {ids} scored by fewer than {needed} official assessors)"
+        )
+    if not rubric.partial_sheets:
+        every = {i.id for i in rubric.items()}
+        for assessor, sheet in sorted(sheets.items()):
+            lacking = every - set(sheet)
+            if lacking:
+                ids = item_ids_text(sorted(lacking))
+                problems.append(f"评估人 {assessor} 的评分表缺第 {ids} 项 (assessor {assessor}'s sheet lacks item(s) {ids})")
+    return problems
+
+
+def _rate(part: int, whole: int | None) -> Fraction | None:
+    return Fraction(part, whole) if whole else None
+
+
+def not_listed(rubric: Rubric, evidence: CandidateEvidence, preliminary: dict[str, Any] | None) -> Outcome:
+    """The outcome of a candidacy decided without being on the public notice: not named,
+    for the reasons its preliminary outcome recorded (the decisive ones first)."""
+    from core.styles.rules import evidence_figures
+
+    reasons = [r for r in (preliminary or {}).get("reasons", []) if not r.startswith("暂行标准")]
+    return Outcome(
+        evidence.candidacy_id, False, [*reasons, NOT_LISTED],
+        {**evidence_figures(rubric, evidence), "preliminary": preliminary},
+    )
+
+
 class DecisionCommands(InspectionCommands):
     # -- evidence -----------------------------------------------------------------------
 
-    def _combined(self, rubric: Rubric, sheets: dict[str, dict[str, str]]) -> tuple[dict[str, Decimal], list[str]]:
-        """Per-item points combined over assessors by the rubric's aggregation, and the
-        items nobody scored."""
-        combine = self.plugins.aggregation(rubric.aggregation).combine
-        ordered = [sheet for _, sheet in sorted(sheets.items())]
-        points: dict[str, Decimal] = {}
-        missing = []
-        for item in rubric.items():
-            item_id = item.id
-            given = [_points(sheet[item_id]) for sheet in ordered if item_id in sheet]
-            if given:
-                points[item_id] = _q(Decimal(combine(given)))
-            else:
-                missing.append(item_id)
-        return points, missing
-
-    def evidence(self, rubric: Rubric, candidacy: Candidacy, community: Community) -> CandidateEvidence:
-        """What the decision style sees of one candidacy, built from its recorded events."""
-        official, missing = self._combined(rubric, candidacy.scores["official"])
-        if missing:
-            raise RuleViolation(
-                f"{community.name}: official assessment incomplete; no official score for item(s) {', '.join(missing)}"
-            )
+    def evidence(
+        self, rubric: Rubric, candidacy: Candidacy, community: Community, arithmetic: str = ARITHMETIC
+    ) -> CandidateEvidence:
+        """What the decision style sees of one candidacy, built from its recorded events with
+        exact figures (docs/rules.md §1-3); ``arithmetic`` ``decimal-4`` builds it as
+        decisions recorded before exact arithmetic did (:mod:`core.styles.v1`)."""
+        if arithmetic == LEGACY_ARITHMETIC:
+            name = rubric.aggregation_name
+            combine = v1.AGGREGATIONS.get(name) or self.plugins.aggregation(name).combine
+            try:
+                return v1.evidence(rubric, candidacy, community, combine)
+            except ValueError as exc:
+                raise RuleViolation(str(exc)) from None
+        combine = self.plugins.combiner(rubric)
+        scores = candidacy.scores
+        official, counts = combined(rubric, scores["official"], combine)
         per_category, total = subtotals(rubric, official)
-        self_sheet = (
-            self._combined(rubric, candidacy.scores["self"])[0]
-            if candidacy.scores["self"]
-            else {k: Decimal(v) for k, v in candidacy.application_scores.items()}
-        )
-        mock = self._combined(rubric, candidacy.scores["mock"])[0] if candidacy.scores["mock"] else None
+        application = {k: exact(v) for k, v in candidacy.application_scores.items()}
+        self_sheet = combined(rubric, scores["self"], combine)[0] if scores["self"] else application
+        mock = combined(rubric, scores["mock"], combine)[0] if scores["mock"] else None
         survey = None
         if candidacy.survey is not None:
             s = candidacy.survey
             survey = {
                 **s,
-                "satisfaction_rate": _q(Decimal(s["satisfied"] + s["basically_satisfied"]) / s["respondents"]),
-                "participation_rate": _q(Decimal(s["households"]) / community.households) if community.households else None,
+                "satisfaction_rate": _rate(s["satisfied"] + s["basically_satisfied"], s["respondents"]),
+                "participation_rate": _rate(s["households"], community.households),
             }
         return CandidateEvidence(
             candidacy_id=str(candidacy.id),
@@ -123,15 +150,16 @@ class DecisionCommands(InspectionCommands):
             item_points=official,
             subtotals=per_category,
             total=total,
-            assessors=sorted(candidacy.scores["official"]),
+            assessors=sorted(scores["official"]),
             self_total=subtotals(rubric, self_sheet)[1],
             mock_total=subtotals(rubric, mock)[1] if mock is not None else None,
-            application_total=subtotals(rubric, {k: Decimal(v) for k, v in candidacy.application_scores.items()})[1],
+            application_total=subtotals(rubric, application)[1],
             vetoes=sorted(candidacy.vetoes),
             survey=survey,
             objections=candidacy.objection_counts(),
             titles_held=community.held_levels(),
             facts=dict(candidacy.facts),
+            incomplete=incomplete(rubric, scores["official"], counts),
         )
 
     def _gather(
@@ -157,6 +185,28 @@ class DecisionCommands(InspectionCommands):
             for c, com in pairs
         }
         return pairs, evidence, positions
+
+    def notice_left_off(self, actor: Actor, campaign_id: str) -> list[dict[str, Any]]:
+        """The approved candidacies the public notice left off, each with the rules that
+        kept it off (the reasons its preliminary outcome recorded)."""
+        campaign = self.campaign(actor, campaign_id)
+        notice = campaign.notice
+        if notice is None:
+            return []
+        listed = set(notice["candidacy_ids"])
+        rows = []
+        for cid, entry in notice["preliminary"].items():
+            if cid in listed:
+                continue
+            candidacy = self.candidacy(actor, cid)
+            rows.append({
+                "candidacy_id": cid,
+                "community_id": candidacy.community_id,
+                "community": self.community(actor, candidacy.community_id).name,
+                "level": candidacy.level,
+                "reasons": list(entry.get("reasons", [])),
+            })
+        return rows
 
     def _context(self, campaign: Campaign, rubric: Rubric) -> DecisionContext:
         return DecisionContext(rubric=rubric, levels=list(campaign.levels), quota=campaign.quota)
@@ -287,11 +337,9 @@ class DecisionCommands(InspectionCommands):
         results: dict[str, bool] = {}
         for candidacy, community in pairs:
             cid = str(candidacy.id)
-            outcome = outcomes.get(cid) or Outcome(
-                cid, False, ["未列入公示名单 (not on the public notice list)"],
-                {**summary(evidence[cid]), "preliminary": campaign.notice["preliminary"].get(cid)},
-            )
+            outcome = outcomes.get(cid) or not_listed(rubric, evidence[cid], campaign.notice["preliminary"].get(cid))
             derivation = {
+                "arithmetic": ARITHMETIC,
                 "style": {"name": style.name, "version": style.version},
                 "rubric": dict(campaign.rubric),
                 "level": candidacy.level,

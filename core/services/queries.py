@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.utils import TopicError
 
+from core.exact import shown
 from core.actors import Actor
 from core.domain import Campaign, Candidacy
 from core.errors import InvalidInput, NotFound
@@ -84,7 +85,8 @@ class QueryMixin(DecisionCommands):
         return rows
 
     def outcome_table(self, actor: Actor, campaign_id: str) -> list[dict[str, Any]]:
-        """One row per candidacy: community, street, level, totals, survey, objections, status."""
+        """One row per candidacy: community, street, level, the decision's total and
+        satisfaction rate as published (docs/rules.md §1), objections, status, reasons."""
         campaign = self.campaign(actor, campaign_id)
         rows = []
         for cid in campaign.candidacies:
@@ -99,8 +101,8 @@ class QueryMixin(DecisionCommands):
                     "street": community.street,
                     "level": candidacy.level,
                     "status": candidacy.status,
-                    "total": outcome.get("total"),
-                    "satisfaction_rate": (outcome.get("survey") or {}).get("satisfaction_rate"),
+                    "total": shown(outcome.get("total")),
+                    "satisfaction_rate": shown((outcome.get("survey") or {}).get("satisfaction_rate")),
                     "objections": candidacy.objection_counts(),
                     "reasons": (candidacy.decision or {}).get("derivation", {}).get("reasons", []),
                     "revocation": candidacy.revocation,

@@ -343,9 +343,9 @@ def usage_problems(plugins: PluginHost, rubric: Rubric) -> list[tuple[tuple[str 
         problems.append((("style",), str(exc), f"未安装提供评定方式“{rubric.style}”的插件"))
         style = None
     try:
-        plugins.aggregation(rubric.aggregation)
+        plugins.aggregation(rubric.aggregation_name)
     except PluginError as exc:
-        problems.append((("aggregation",), str(exc), f"未安装提供汇总方式“{rubric.aggregation}”的插件"))
+        problems.append((("aggregation",), str(exc), f"未安装提供汇总方式“{rubric.aggregation_name}”的插件"))
     if style is not None:
         try:
             style.validate_rules(rubric)

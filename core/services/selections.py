@@ -10,10 +10,12 @@ once, in the ``Selected`` event, and never recomputed on read.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 from core.actors import Actor
+from core.exact import canonical, exact, mean, published
 from core.domain import Campaign, Community, Selection, ids
 from core.domain.campaign import CANCELLED
 from core.domain.selection import METHODS, SUBJECT_KINDS, TIE_BREAK
@@ -21,7 +23,6 @@ from core.errors import AlreadyExists, InvalidInput, RuleViolation
 from core.rubric import canonical_points
 from core.services.queries import QueryMixin
 
-FIGURE_PLACES = Decimal("0.0001")
 CADENCES = {
     "monthly": (re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "YYYY-MM, e.g. 2019-03"),
     "quarterly": (re.compile(r"^(\d{4})-Q([1-4])$"), "YYYY-Qn with n in 1..4, e.g. 2019-Q1"),
@@ -186,18 +187,17 @@ class SelectionCommands(QueryMixin):
         selection.record_votes(meta=self.meta(actor, selection.tenant, on=on), nominee_id=nominee_id, votes=votes)
         self.save_all(selection)
 
-    def figure(self, selection: Selection, nominee_id: str) -> Decimal:
-        """Mean score (4 places, half up) or vote count of one nominee."""
+    def figure(self, selection: Selection, nominee_id: str) -> Fraction:
+        """Exact mean score or vote count of one nominee (docs/rules.md §2)."""
         if selection.method == "score":
-            given = [Decimal(p) for p in selection.scores[nominee_id].values()]
-            return (sum(given, Decimal(0)) / len(given)).quantize(FIGURE_PLACES, rounding=ROUND_HALF_UP)
-        return Decimal(selection.votes[nominee_id])
+            return mean([exact(p) for p in selection.scores[nominee_id].values()])
+        return Fraction(selection.votes[nominee_id])
 
     def select(self, actor: Actor, selection_id: str, on: str | None = None) -> list[dict[str, Any]]:
         """Make the selection once (city owner) and record the full ranking.
 
-        Every nominee needs a figure. Ranking: figure descending, then nomination order
-        ascending. The first ``places`` are selected (everyone when places is None).
+        Every nominee needs a figure. Ranking: exact figure descending, then nomination order
+        ascending; each row records the exact figure and the figure published to 2 places, half up. The first ``places`` are selected (everyone when places is None).
         """
         selection = self._selection_for(actor, selection_id, "select")
         if not selection.nominees:
@@ -208,7 +208,7 @@ class SelectionCommands(QueryMixin):
             raise RuleViolation(f"selection {selection.code}: no {what} recorded for {', '.join(missing)}")
         figures = {n: self.figure(selection, n) for n in selection.nominees}
         order = sorted(selection.nominees, key=lambda n: (-figures[n], selection.nominees[n]["order"]))
-        counts: dict[Decimal, int] = {}
+        counts: dict[Fraction, int] = {}
         for n in order:
             counts[figures[n]] = counts.get(figures[n], 0) + 1
         ranking = []
@@ -217,7 +217,8 @@ class SelectionCommands(QueryMixin):
                 "rank": rank,
                 "nominee_id": n,
                 "name": selection.nominees[n]["name"],
-                "figure": str(figures[n]),
+                "figure": published(figures[n]),
+                "exact": canonical(figures[n]),
                 "selected": selection.places is None or rank <= selection.places,
                 "tied": counts[figures[n]] > 1,
             }

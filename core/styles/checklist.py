@@ -1,4 +1,4 @@
-"""The checklist-by-type decision style (``checklist-by-type``): each level of the rubric is
+"""The checklist-by-type decision style (``checklist-by-type``, docs/rules.md §5.2): each level of the rubric is
 a type (for instance a demonstration type, 示范类型), and a community is awarded a type
 when assessors found every checklist item that type requires met, the quantitative facts
 the type asks for still hold, and nothing vetoes it (no veto item; in the final decision,
@@ -14,13 +14,14 @@ Everything it checks comes from the rubric's ``rules`` and each level's own (see
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
+from core.styles.rules import CommonRules, Judgement, evidence_figures, exclusive, validate_common
 
 FACT_NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -44,12 +45,12 @@ class FactRequirement(_Strict):
     any_of: list[FactCondition] = Field(min_length=1)
 
 
-class LevelRules(_Strict):
+class LevelRules(CommonRules):
     """What one type (level) requires. Rubric-wide ``rules`` are defaults."""
 
     required_categories: list[str] = Field(default_factory=list)
-    required_items: list[str] = Field(default_factory=list)
     facts: list[FactRequirement] = Field(default_factory=list)
+    require_survey: bool = Field(default=False, description="A satisfaction survey must be recorded")
 
 
 def _fact_value(facts: dict[str, Any], name: str) -> int | None:
@@ -92,7 +93,7 @@ def evaluate_fact(requirement: FactRequirement, facts: dict[str, Any]) -> dict[s
 
 class ChecklistByTypeStyle:
     name = "checklist-by-type"
-    version = "1"
+    version = "2"
 
     def rules(self, rubric: Rubric, level: str) -> LevelRules:
         return rubric.level_rules(level, LevelRules)
@@ -100,7 +101,8 @@ class ChecklistByTypeStyle:
     def required_items(self, rubric: Rubric, level: str) -> list[str]:
         """The checklist items ``level`` requires, in rubric order."""
         rules = self.rules(rubric, level)
-        categories, extra = set(rules.required_categories), set(rules.required_items)
+        categories = set(rules.required_categories)
+        extra = {r if isinstance(r, str) else r.item for r in rules.required_items}
         return [i.id for c in rubric.categories for i in c.items if c.id in categories or i.id in extra]
 
     def validate_rules(self, rubric: Rubric) -> None:
@@ -108,12 +110,10 @@ class ChecklistByTypeStyle:
         item_ids = {i.id for i in rubric.items()}
         for level in rubric.levels:
             rules = self.rules(rubric, level.id)
+            validate_common(rubric, level.id, rules, level.rules)
             for cat in rules.required_categories:
                 if cat not in category_ids:
                     raise ValueError(f"level {level.id!r}: rules.required_categories names {cat!r}; categories are {category_ids}")
-            for item in rules.required_items:
-                if item not in item_ids:
-                    raise ValueError(f"level {level.id!r}: rules.required_items names {item!r}, which is no item of the rubric")
             if not self.required_items(rubric, level.id):
                 raise ValueError(f"level {level.id!r}: rules require no checklist item; name required_categories or required_items")
             fact_ids = [f.id for f in rules.facts]
@@ -123,59 +123,56 @@ class ChecklistByTypeStyle:
             if item.max_points != 1:
                 raise ValueError(f"item {item.id!r}: checklist items are met (1) or not (0); max_points is {item.max_points}")
 
-    def check_application(self, rubric: Rubric, level: str, self_total: Decimal, facts: dict[str, Any]) -> list[str]:
+    def check_application(self, rubric: Rubric, level: str, self_total: Fraction, facts: dict[str, Any]) -> list[str]:
         """The type's quantitative requirements, checked against the facts the application reports."""
         return [check["reason"] for r in self.rules(rubric, level).facts if not (check := evaluate_fact(r, facts))["passed"]]
 
     def preliminary(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        return [self._judge(context.rubric, c, final=False) for c in candidates]
+        return self._judge_all(context.rubric, candidates, final=False)
 
     def decide(self, context: DecisionContext, candidates: list[CandidateEvidence]) -> list[Outcome]:
-        return [self._judge(context.rubric, c, final=True) for c in candidates]
+        return self._judge_all(context.rubric, candidates, final=True)
 
     # -- the rule ---------------------------------------------------------------
 
+    def _judge_all(self, rubric: Rubric, candidates: list[CandidateEvidence], *, final: bool) -> list[Outcome]:
+        outcomes = {c.candidacy_id: self._judge(rubric, c, final=final) for c in candidates}
+        sets = self.rules(rubric, rubric.levels[0].id).exclusive_levels
+        if final and sets:
+            outcomes = exclusive(rubric, sets, candidates, outcomes)
+        return [outcomes[c.candidacy_id] for c in candidates]
+
     def _judge(self, rubric: Rubric, c: CandidateEvidence, *, final: bool) -> Outcome:
         rules = self.rules(rubric, c.level)
-        checks: list[dict[str, Any]] = [
-            {
-                "rule": "no_veto", "required": "[]", "actual": str(list(c.vetoes)), "passed": not c.vetoes,
-                "reason": None if not c.vetoes else f"一票否决项 {', '.join(c.vetoes)} (veto item(s) apply)",
-            }
-        ]
-        for item_id in self.required_items(rubric, c.level):
+        j = Judgement(rubric, c, final=final)
+        j.evidence_complete()
+        j.no_veto()
+        lines = {r.item: r.min_points for r in rules.required_items if not isinstance(r, str)}
+        checklist = self.required_items(rubric, c.level)
+        for item_id in checklist:
             item = rubric.item(item_id)
-            points = c.item_points.get(item_id)
-            passed = points is not None and points >= item.max_points
-            checks.append({
-                "rule": f"item:{item_id}", "text": item.text, "category": rubric.category_of(item_id).id,
-                "required": str(item.max_points), "actual": None if points is None else str(points), "passed": passed,
-                "reason": None if passed else f"{item_id}“{item.text}”评估未达到 (item {item_id} not met: {points})",
-            })
-        checks.extend(evaluate_fact(r, c.facts) for r in rules.facts)
-        if final:
-            upheld = c.objections.get("upheld", 0)
-            checks.append({
-                "rule": "no_upheld_objection", "required": "0", "actual": str(upheld), "passed": upheld == 0,
-                "reason": None if upheld == 0 else f"公示期异议成立 {upheld} 项 ({upheld} objection(s) upheld)",
-            })
-        named = all(ch["passed"] for ch in checks)
+            line = lines.get(item_id)
+            j.at_least(f"item:{item_id}", f"第{item_id}项“{item.text}”得分", f"item {item_id}",
+                       c.item_points.get(item_id), item.max_points if line is None else line,
+                       text=item.text, category=rubric.category_of(item_id).id)
+        for requirement in rules.facts:
+            check = evaluate_fact(requirement, c.facts)
+            j.add(check.pop("rule"), check.pop("required"), check.pop("actual"), check.pop("passed"),
+                  check.pop("reason") or "", **check)
+        # the checklist's items are checked above; the shared kinds add floors, survey, objections
+        j.common(rules.model_copy(update={"required_items": []}))
         label = rubric.level(c.level).label
-        reasons = [f"达到{label}全部要求 (meets every requirement of {c.level})"] if named else [
-            ch["reason"] for ch in checks if not ch["passed"]
-        ]
+        reasons = [f"达到{label}全部要求 (meets every requirement of {c.level})"] if j.passed else j.reasons
         derivation = {
+            "stage": "final" if final else "preliminary",
             "type": c.level,
             "label": label,
-            "required_items": len(self.required_items(rubric, c.level)),
-            "met_items": sum(1 for ch in checks if ch["rule"].startswith("item:") and ch["passed"]),
-            "assessors": list(c.assessors),
+            **evidence_figures(rubric, c),
+            "required_items": len(checklist),
+            "met_items": sum(1 for ch in j.checks if ch["rule"].startswith("item:") and ch["passed"]),
             "facts": dict(sorted(c.facts.items())),
-            "vetoes": list(c.vetoes),
-            "survey": {k: str(v) for k, v in c.survey.items()} if c.survey else None,
-            "objections": dict(c.objections),
             "rules": rules.model_dump(mode="json"),
-            "checks": checks,
-            "stage": "final" if final else "preliminary",
+            "checks": j.checks,
         }
-        return Outcome(c.candidacy_id, named, reasons, derivation)
+        return Outcome(c.candidacy_id, j.passed, reasons, derivation)
+

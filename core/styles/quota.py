@@ -1,5 +1,5 @@
-"""The quota-ranking decision style (``quota-ranking``, 名额制评选): the top N candidates by
-official total.
+"""The quota-ranking decision style (``quota-ranking``, 名额制评选, docs/rules.md §5.3): the
+top N candidates by official total.
 
 For campaigns that select by quota rather than by a pass mark (the brand-community rubric
 of ``plugins/brand_community`` is one example: 13 places for 52 communities). N is the
@@ -10,9 +10,10 @@ separately. The other parameters come from the rubric's ``rules`` and each level
 **Ranking.** Candidates of a level are ordered by these keys; each key only separates
 candidates that every key before it left tied:
 
-1. higher official total (综合得分);
-2. higher satisfaction rate ((satisfied + basically satisfied) / respondents; a candidate
-   without a recorded survey ranks after every one with a survey);
+1. higher official total (综合得分; exact, or the published figure when the rubric's
+   publication rule compares published figures);
+2. higher satisfaction rate ((satisfied + basically satisfied) / respondents, compared the
+   same way; a candidate without a recorded survey ranks after every one with a survey);
 3. fewer upheld objections (异议成立数);
 4. higher self-assessment total (自评总分; none recorded ranks last);
 5. candidacy id, ascending: the last resort, arbitrary but fixed, so that the same
@@ -22,7 +23,9 @@ Every derivation records the whole ranking of the level: rank, candidacy id, com
 declared type, the tie-break keys, the key that placed each candidate below the one ranked
 just above it (``separated_by``) and its status.
 
-**Preliminary list (公示名单).** Vetoed candidates (一票否决) are not listed. The first N of
+**Preliminary list (公示名单).** Candidates that fail a rule the notice period cannot
+change are not listed: an incomplete official assessment, a veto (一票否决), a category
+floor or required item (:mod:`core.styles.rules`), no survey with ``require_survey``. The first N of
 the others are listed as proposed (拟入选); the rest are listed as reserves (候补) in rank
 order, at most ``reserve_places`` of them (default: all). Reserves are listed because the
 core decides only candidates that were on public notice: a reserve can move up only if
@@ -32,7 +35,8 @@ residents could object to it too.
 candidate is excluded when a veto applies, an objection against it was upheld, or (with
 ``require_survey``) no satisfaction survey was recorded. The others fill the N places in
 rank order; a reserve that moves up because a candidate ranked above it was excluded says
-which ones freed the place.
+which ones freed the place. Levels are ranked separately (``exclusive_levels`` is refused:
+a place is a place of one level).
 
 **No quota.** A campaign created without a quota cannot be ranked: drawing its preliminary
 list (and deciding it) raises :class:`core.errors.RuleViolation` naming the missing quota,
@@ -47,14 +51,16 @@ the five types 五型 of brand communities) as the fact named by ``rules.type_fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from core.errors import RuleViolation
+from core.exact import DEFAULT_PUBLICATION, Publication, compared, figure, rate_figure
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
+from core.styles.rules import CommonRules, Judgement, evidence_figures, validate_common
 
 #: The ranking keys in order, with what each means (recorded in every derivation).
 TIE_BREAKS = (
@@ -70,17 +76,14 @@ KEY_LABELS = {
     "self_total": "自评总分", "candidacy_id": "申报编号",
 }
 PROVISIONAL_REASON = "暂行标准，非官方 (provisional standard: items and weights are the platform's placeholder, see the level's note)"
-_LOWEST = Decimal(-1)  # below every real rate or total
+_LOWEST = Fraction(-1)  # below every real rate or total
 
 
-class QuotaRules(BaseModel):
+class QuotaRules(CommonRules):
     """The style's parameters: rubric-wide ``rules``, overridden by a level's own."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     types: list[str] = Field(min_length=1, description="The types an application may declare (e.g. 五型)")
     type_fact: str = Field(default="type", min_length=1, description="The application fact naming the type")
-    require_survey: bool = Field(default=True, description="No satisfaction survey excludes from the decision")
     reserve_places: int | None = Field(default=None, ge=0, description="Reserves on the notice list (None: all)")
 
     @field_validator("types")
@@ -102,56 +105,56 @@ class Ranked:
     separated_by: str | None  # the key that placed it below the one ranked just above
 
     @property
-    def rate(self) -> Decimal | None:
+    def rate(self) -> Fraction | None:
         return satisfaction_rate(self.evidence)
 
 
-def satisfaction_rate(c: CandidateEvidence) -> Decimal | None:
-    rate = (c.survey or {}).get("satisfaction_rate")
-    return None if rate is None else Decimal(str(rate))
+def satisfaction_rate(c: CandidateEvidence) -> Fraction | None:
+    return (c.survey or {}).get("satisfaction_rate")
 
 
-def sort_key(c: CandidateEvidence) -> tuple[Any, ...]:
-    """The ranking keys of :data:`TIE_BREAKS`, arranged so that ascending order ranks first."""
+def sort_key(c: CandidateEvidence, rule: Publication = DEFAULT_PUBLICATION) -> tuple[Any, ...]:
+    """The ranking keys of :data:`TIE_BREAKS`, arranged so that ascending order ranks first;
+    totals and rates as the publication rule compares them."""
     rate = satisfaction_rate(c)
     return (
-        -c.total,
-        -(rate if rate is not None else _LOWEST),
+        -compared(c.total, rule),
+        -(compared(rate * 100, rule) if rate is not None else _LOWEST),
         c.objections.get("upheld", 0),
-        -(c.self_total if c.self_total is not None else _LOWEST),
+        -(compared(c.self_total, rule) if c.self_total is not None else _LOWEST),
         c.candidacy_id,
     )
 
 
-def rank(candidates: list[CandidateEvidence]) -> list[Ranked]:
+def rank(candidates: list[CandidateEvidence], rule: Publication = DEFAULT_PUBLICATION) -> list[Ranked]:
     """Candidates in rank order (1 first); the order does not depend on the input order."""
-    ordered = sorted(candidates, key=sort_key)
+    keys = {c.candidacy_id: sort_key(c, rule) for c in candidates}
+    ordered = sorted(candidates, key=lambda c: keys[c.candidacy_id])
     ranked: list[Ranked] = []
     for n, c in enumerate(ordered):
         separated_by = None
         if n:
-            above, mine = sort_key(ordered[n - 1]), sort_key(c)
+            above, mine = keys[ordered[n - 1].candidacy_id], keys[c.candidacy_id]
             separated_by = next(KEY_NAMES[i] for i, (a, b) in enumerate(zip(above, mine)) if a != b)
         ranked.append(Ranked(n + 1, c, separated_by))
     return ranked
 
 
-def _fmt(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 class QuotaRankingStyle:
     name = "quota-ranking"
-    version = "1"
+    version = "2"
 
     def rules(self, rubric: Rubric, level: str) -> QuotaRules:
         return rubric.level_rules(level, QuotaRules)
 
     def validate_rules(self, rubric: Rubric) -> None:
         for level in rubric.levels:
-            self.rules(rubric, level.id)
+            rules = self.rules(rubric, level.id)
+            validate_common(rubric, level.id, rules, level.rules)
+            if rules.exclusive_levels:
+                raise ValueError("rules.exclusive_levels: quota-ranking ranks each level for its own places; levels cannot exclude each other")
 
-    def check_application(self, rubric: Rubric, level: str, self_total: Decimal, facts: dict[str, Any]) -> list[str]:
+    def check_application(self, rubric: Rubric, level: str, self_total: Fraction, facts: dict[str, Any]) -> list[str]:
         rules = self.rules(rubric, level)
         declared = facts.get(rules.type_fact)
         allowed = "、".join(rules.types)
@@ -182,17 +185,13 @@ class QuotaRankingStyle:
         return context.quota
 
     @staticmethod
-    def _exclusions(c: CandidateEvidence, rules: QuotaRules, *, final: bool) -> list[str]:
-        reasons = []
-        if c.vetoes:
-            reasons.append(f"一票否决项 {', '.join(c.vetoes)} (veto item(s) apply)")
-        if final:
-            upheld = c.objections.get("upheld", 0)
-            if upheld:
-                reasons.append(f"公示期异议成立 {upheld} 项 ({upheld} objection(s) upheld)")
-            if rules.require_survey and c.survey is None:
-                reasons.append("未进行满意度测评 (no satisfaction survey recorded)")
-        return reasons
+    def _judgement(rubric: Rubric, c: CandidateEvidence, rules: QuotaRules, *, final: bool) -> Judgement:
+        """The rules that exclude a candidate from the ranking's places (reasons when failed)."""
+        j = Judgement(rubric, c, final=final)
+        j.evidence_complete()
+        j.no_veto()
+        j.common(rules)
+        return j
 
     def _judge_all(self, context: DecisionContext, candidates: list[CandidateEvidence], *, final: bool) -> list[Outcome]:
         quota = self._quota(context)
@@ -208,13 +207,16 @@ class QuotaRankingStyle:
         self, rubric: Rubric, level: str, quota: int, group: list[CandidateEvidence], *, final: bool
     ) -> dict[str, Outcome]:
         rules = self.rules(rubric, level)
-        ranking = rank(group)
+        publication = rubric.published_as
+        ranking = rank(group, publication)
         status: dict[str, str] = {}
         excluded: dict[str, list[str]] = {}
+        judgements: dict[str, Judgement] = {}
         places = reserves = 0
         for r in ranking:
             cid = r.evidence.candidacy_id
-            excluded[cid] = self._exclusions(r.evidence, rules, final=final)
+            judgements[cid] = self._judgement(rubric, r.evidence, rules, final=final)
+            excluded[cid] = judgements[cid].reasons
             if excluded[cid]:
                 status[cid] = "excluded"
             elif places < quota:
@@ -227,7 +229,7 @@ class QuotaRankingStyle:
                 status[cid] = "reserve"
             else:
                 status[cid] = "not_listed"
-        rows = [self._row(r, status, excluded, rules.type_fact) for r in ranking]
+        rows = [self._row(r, status, excluded, rules.type_fact, publication) for r in ranking]
         level_def = rubric.level(level)
         outcomes = {}
         for r in ranking:
@@ -245,16 +247,8 @@ class QuotaRankingStyle:
                 "of": len(ranking),
                 "status": status[c.candidacy_id],
                 "type": c.facts.get(rules.type_fact),
-                "subtotals": {k: str(v) for k, v in c.subtotals.items()},
-                "total": str(c.total),
-                "max_total": str(rubric.max_total),
-                "assessors": list(c.assessors),
-                "self_total": _fmt(c.self_total),
-                "mock_total": _fmt(c.mock_total),
-                "vetoes": list(c.vetoes),
-                "survey": {k: v if isinstance(v, int) else _fmt(v) for k, v in c.survey.items()} if c.survey else None,
-                "objections": dict(c.objections),
-                "titles_held": list(c.titles_held),
+                **evidence_figures(rubric, c),
+                "checks": judgements[c.candidacy_id].checks,
                 "excluded_because": excluded[c.candidacy_id],
                 "tie_breaks": [{"key": k, "rule": text} for k, text in TIE_BREAKS],
                 "rules": rules.model_dump(mode="json"),
@@ -265,17 +259,19 @@ class QuotaRankingStyle:
         return outcomes
 
     @staticmethod
-    def _row(r: Ranked, status: dict[str, str], excluded: dict[str, list[str]], type_fact: str) -> dict[str, Any]:
+    def _row(
+        r: Ranked, status: dict[str, str], excluded: dict[str, list[str]], type_fact: str, publication: Publication
+    ) -> dict[str, Any]:
         c = r.evidence
         return {
             "rank": r.rank,
             "candidacy_id": c.candidacy_id,
             "community": c.community_name,
             "type": c.facts.get(type_fact),
-            "total": str(c.total),
-            "satisfaction_rate": _fmt(r.rate),
+            "total": figure(c.total, publication),
+            "satisfaction_rate": rate_figure(r.rate, publication),
             "upheld_objections": c.objections.get("upheld", 0),
-            "self_total": _fmt(c.self_total),
+            "self_total": figure(c.self_total, publication),
             "separated_by": r.separated_by,
             "status": status[c.candidacy_id],
             "excluded_because": excluded[c.candidacy_id],
