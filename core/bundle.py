@@ -192,6 +192,8 @@ class Problem:
 @dataclass
 class BundleReport:
     manifest: dict[str, Any] | None = None
+    #: whether installed plugins' code recomputed the decisions that need it
+    with_plugins: bool = False
     events: int = 0
     streams: int = 0
     rubrics: int = 0
@@ -410,13 +412,16 @@ def verify_bundle(
     decisions: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     workers: int | None = None,
+    with_plugins: bool = False,
 ) -> BundleReport:
     """Check a bundle with nothing but the file: its structure and seal, every event's link,
     the rubric hashes, the manifest's heads and counts, and (``decisions``) every recorded
     decision whose style is built into the core, recomputed from the bundled events and
-    rubric data. Decisions made with a style only a plugin supplies are reported as
-    ``needs_plugin``, never as confirmed. Decisions are recomputed by ``workers`` processes
-    (default: one per available processor, where processes can be forked)."""
+    rubric data. Decisions made with a style or aggregation only a plugin supplies are
+    reported one by one as ``needs_plugin``, never as confirmed; ``with_plugins`` (opt in)
+    recomputes them with the installed plugins' code instead, and each such verdict says so
+    (``recomputed_with``). Decisions are recomputed by ``workers`` processes (default: one
+    per available processor, where processes can be forked)."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -425,7 +430,7 @@ def verify_bundle(
     except OSError as exc:
         raise InvalidInput("bundle", str(path), f"a readable bundle file ({exc.strerror})") from None
     try:
-        return _verify(data, decisions, progress, workers)
+        return _verify(data, decisions, progress, workers, with_plugins)
     finally:
         if isinstance(data, mmap.mmap):
             try:
@@ -434,8 +439,11 @@ def verify_bundle(
                 pass
 
 
-def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None, workers: int | None = None) -> BundleReport:
-    report = BundleReport()
+def _verify(
+    data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None, workers: int | None = None,
+    with_plugins: bool = False,
+) -> BundleReport:
+    report = BundleReport(with_plugins=with_plugins)
     reader = _Reader(data, keep=decisions)
     seal_at = data.rfind(b"\nS\t")
     seal_end = seal_at + 1 if seal_at >= 0 else len(data)
@@ -502,7 +510,7 @@ def _verify(data: Any, decisions: bool, progress: Callable[[str, int, int], None
                 note = f"events of unknown types {unknown[:3]}: only the platform's own event types are replayed"
                 report.verdicts = [_unverified(c, note) for c in campaigns]
             else:
-                report.verdicts = _recompute(reader, campaigns, progress, workers)
+                report.verdicts = _recompute(reader, campaigns, progress, workers, with_plugins)
     reader.rows.clear()  # the rows hold views of the mapped file
     return report
 
@@ -671,9 +679,11 @@ def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, read
 
 
 def _recompute(
-    reader: _Reader, campaigns: list[str], progress: Callable[[str, int, int], None] | None, workers: int | None = None
+    reader: _Reader, campaigns: list[str], progress: Callable[[str, int, int], None] | None, workers: int | None = None,
+    with_plugins: bool = False,
 ) -> list[dict[str, Any]]:
-    """Replay the bundled events into an in-memory ledger with no plugin and recompute.
+    """Replay the bundled events into an in-memory ledger with no plugin (``with_plugins``:
+    with the installed ones) and recompute.
 
     Campaigns are independent, so with several processors (and ``fork``, which hands the
     loaded ledger to the workers without copying it) they are recomputed by that many
@@ -682,14 +692,16 @@ def _recompute(
     from core.plugins import PluginHost
     from core.services import CivicLedger
 
-    host = PluginHost()  # the core's built-in styles and aggregations, nothing installed
+    # the core's built-in styles and aggregations, nothing installed, unless asked for
+    host = PluginHost.discover() if with_plugins else PluginHost()
     ledger = CivicLedger("memory://", plugins=host)
     try:
         try:
             ledger.recorder.insert_checked(reader.rows, reader.topics)
         except Exception as exc:
             return [_unverified(c, f"the bundled events cannot be replayed ({type(exc).__name__}: {exc})") for c in campaigns]
-        work = (ledger, set(host.styles()), reader.rubrics)
+        core = set(PluginHost().styles()), set(PluginHost().provided_by("core")["aggregations"])
+        work = (ledger, core, reader.rubrics)
         chunks = [campaigns[i:i + CAMPAIGNS_PER_TASK] for i in range(0, len(campaigns), CAMPAIGNS_PER_TASK)]
         workers = _workers(len(chunks)) if workers is None else min(workers, len(chunks))
         verdicts: list[dict[str, Any]] = []
@@ -718,7 +730,7 @@ def _workers(tasks: int) -> int:
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, tasks))
 
 
-def _map_chunks(work: tuple[Any, set[str], dict[str, str]], chunks: list[list[str]], workers: int) -> Iterator[list[dict[str, Any]]]:
+def _map_chunks(work: tuple[Any, tuple[set[str], set[str]], dict[str, str]], chunks: list[list[str]], workers: int) -> Iterator[list[dict[str, Any]]]:
     if workers <= 1:
         for chunk in chunks:
             yield _chunk_verdicts(chunk, work)
@@ -727,7 +739,7 @@ def _map_chunks(work: tuple[Any, set[str], dict[str, str]], chunks: list[list[st
         yield from pool.map(_chunk_verdicts, chunks)
 
 
-def _chunk_verdicts(chunk: list[str], work: tuple[Any, set[str], dict[str, str]] | None = None) -> list[dict[str, Any]]:
+def _chunk_verdicts(chunk: list[str], work: tuple[Any, tuple[set[str], set[str]], dict[str, str]] | None = None) -> list[dict[str, Any]]:
     ledger, built_in, rubrics = work if work is not None else _FORKED
     verdicts: list[dict[str, Any]] = []
     for campaign_id in chunk:
@@ -738,30 +750,74 @@ def _chunk_verdicts(chunk: list[str], work: tuple[Any, set[str], dict[str, str]]
     return verdicts
 
 
-def _campaign_verdicts(ledger: Any, campaign_id: str, built_in: set[str], rubrics: dict[str, str]) -> list[dict[str, Any]]:
+def _campaign_verdicts(
+    ledger: Any, campaign_id: str, core: tuple[set[str], set[str]], rubrics: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The verdicts of one campaign's decisions. A decision whose style or aggregation is
+    not the core's needs that plugin's code: without it installed (and asked for) it is
+    reported ``needs_plugin`` on its own row; recomputed with it, its verdict names the
+    plugin (``recomputed_with``)."""
     from core.errors import CivicError
+    from core.rubric import Rubric
 
     try:
         recorded = ledger.recorded_decisions(OFFLINE_AUDITOR, campaign_id)
     except CivicError as exc:
-        return [{"campaign_id": campaign_id, "candidacy_id": None, "community": None, "level": None,
-                 "status": "unverifiable", "differences": [f"the campaign cannot be read from the bundle: {exc}"]}]
+        return [_unverified(campaign_id, f"the campaign cannot be read from the bundle: {exc}")]
     campaign, decided = recorded
     if not decided:
         return []
-    styles = {d["derivation"]["style"]["name"] for d, _ in decided.values()}
-    missing = sorted(styles - built_in)
+    core_styles, core_aggregations = core
+    host = ledger.plugins
+    plugin_code: dict[str, list[str]] = {}  # candidacy -> what of a plugin's its decision needs
+    for cid, (decision, _) in decided.items():
+        needs = []
+        style = decision["derivation"]["style"]["name"]
+        if style not in core_styles:
+            needs.append(f"decision style {style}")
+        text = rubrics.get(decision["derivation"]["rubric"]["hash"])
+        if text is not None:
+            try:
+                aggregation = Rubric.model_validate_json(text).aggregation_name
+            except ValueError:
+                aggregation = None
+            if aggregation is not None and aggregation not in core_aggregations:
+                needs.append(f"aggregation {aggregation}")
+        if needs:
+            plugin_code[cid] = needs
+    installed = {**host.styles(), **{name: None for name in _installed_aggregations(host)}}
+    missing = {cid: needs for cid, needs in plugin_code.items()
+               if any(need.split(" ")[-1] not in installed for need in needs)}
     if missing:
-        note = (f"decision style {', '.join(missing)} is supplied by a plugin: only that plugin's code can recompute "
-                "these decisions; not checked offline (需插件代码复核)")
-        return [{"campaign_id": campaign_id, "candidacy_id": cid, "community": ledger.community(OFFLINE_AUDITOR, c.community_id).name,
-                 "level": c.level, "status": "needs_plugin", "differences": [note]} for cid, (_, c) in decided.items()]
+        return [{
+            "campaign_id": campaign_id, "candidacy_id": cid, "community": ledger.community(OFFLINE_AUDITOR, c.community_id).name,
+            "level": c.level, "status": "needs_plugin",
+            "differences": [f"{' and '.join(plugin_code.get(cid) or next(iter(missing.values())))} supplied by a plugin: only that "
+                            "plugin's code can recompute this decision (需插件代码复核); install it and verify with --with-plugins"],
+        } for cid, (_, c) in decided.items()]
     named = {d["derivation"]["rubric"]["hash"] for d, _ in decided.values()} | {campaign.rubric["hash"]}
     absent = sorted(h for h in named if h not in rubrics)
     out = [{"campaign_id": campaign_id, **v.__dict__} for v in ledger.verify_decisions(OFFLINE_AUDITOR, campaign_id, recorded)]
+    for v in out:
+        needs = plugin_code.get(v["candidacy_id"])
+        if needs:
+            v["recomputed_with"] = [f"{need} of plugin {_provider(host, need)}" for need in needs]
     if absent:
         for v in out:
             if v["status"] == "confirmed":
                 v["status"] = "unverifiable"
                 v["differences"] = [f"rubric version(s) {', '.join(absent)} are not among the bundle's rubric lines"]
     return out
+
+
+def _installed_aggregations(host: Any) -> list[str]:
+    return [name for plugin in host.plugins for name in host.provided_by(plugin)["aggregations"]]
+
+
+def _provider(host: Any, need: str) -> str:
+    kind, name = need.rsplit(" ", 1)
+    key = "styles" if kind == "decision style" else "aggregations"
+    for plugin, info in host.plugins.items():
+        if name in host.provided_by(plugin)[key]:
+            return f"{plugin} {info.version}"
+    return "?"

@@ -23,7 +23,7 @@ audit_app.command("anchor")(anchor)
 @audit_app.command("verify")
 def verify(
     bundle: Annotated[Optional[Path], typer.Argument(
-        help="An exported bundle to check offline: no store is opened and no plugin is used",
+        help="An exported bundle to check offline: no store is opened and no plugin is used (unless --with-plugins)",
     )] = None,
     campaign: Annotated[Optional[str], typer.Option(help="Only this campaign's record (its streams and decisions)")] = None,
     tenant: Annotated[Optional[str], typer.Option(help="Only this tenant's record")] = None,
@@ -37,6 +37,10 @@ def verify(
     workers: Annotated[Optional[int], typer.Option(
         min=1, help="With BUNDLE: processes sharing the work (default: one per processor)",
     )] = None,
+    with_plugins: Annotated[bool, typer.Option(
+        "--with-plugins", help="With BUNDLE: recompute decisions whose style or aggregation a plugin supplies with the "
+                               "installed plugins' code (opt in; each such verdict names the plugin)",
+    )] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check hash chains and recompute recorded decisions (核验), on the store or in a bundle.
@@ -50,10 +54,11 @@ def verify(
         if campaign or tenant or anchor_file:
             fail(InvalidInput("--campaign/--tenant/--anchor", campaign or tenant or str(anchor_file),
                               "none of them with a bundle file: a bundle is checked as a whole"))
-        verify_file(bundle, as_json, workers, decisions=not chains_only)
+        verify_file(bundle, as_json, workers, decisions=not chains_only, with_plugins=with_plugins)
     else:
-        if workers is not None or chains_only:
-            option, value = ("--workers", workers) if workers is not None else ("--chains-only", True)
+        if workers is not None or chains_only or with_plugins:
+            option, value = (("--workers", workers) if workers is not None else
+                             ("--chains-only", True) if chains_only else ("--with-plugins", True))
             fail(InvalidInput(option, value, "only with a bundle file: the store's check runs in this process"))
         verify_store(campaign, tenant, anchor_file, as_json)
 

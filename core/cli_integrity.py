@@ -146,15 +146,22 @@ def _print_verdicts(verdicts: list[dict[str, Any]]) -> None:
     plugin_only = [r for r in verdicts if r["status"] == "needs_plugin"]
     if plugin_only:
         out.print(plugin_only[0]["differences"][0], markup=False)
+    with_code = sorted({what for r in verdicts for what in r.get("recomputed_with", [])})
+    if with_code:
+        out.print(f"以已安装插件代码复核 recomputed with installed plugin code: {'; '.join(with_code)} "
+                  f"({sum(1 for r in verdicts if r.get('recomputed_with'))} decisions)", markup=False)
     confirmed = sum(r["status"] == "confirmed" for r in verdicts)
     out.print(f"{confirmed}/{len(verdicts)} decisions confirmed")
 
 
-def verify_file(bundle: Path, as_json: bool, workers: int | None = None, decisions: bool = True) -> None:
-    """Offline: the bundle alone, no store and no plugin."""
+def verify_file(
+    bundle: Path, as_json: bool, workers: int | None = None, decisions: bool = True, with_plugins: bool = False
+) -> None:
+    """Offline: the bundle alone, no store and no plugin (``with_plugins``: the installed
+    plugins' code for the decisions that need it)."""
     try:
         with progress_bar() as update:
-            report = verify_bundle(bundle, decisions=decisions, workers=workers,
+            report = verify_bundle(bundle, decisions=decisions, workers=workers, with_plugins=with_plugins,
                                    progress=lambda stage, n, total: update(_STAGES.get(stage, stage), n, total))
     except CivicError as exc:
         fail(exc)
@@ -172,6 +179,7 @@ def _print_bundle(bundle: Path, report: BundleReport, as_json: bool, decisions: 
             "streams": report.streams, "events": report.events, "rubrics": report.rubrics,
             "root": manifest.get("root"), "scope": manifest.get("scope"),
             "problems": [p.as_dict() for p in report.problems], "decisions": report.verdicts if decisions else None,
+            "with_plugins": report.with_plugins,
         })
     else:
         out.print(f"导出包 bundle {bundle}: {report.streams} streams, {report.events} events, {report.rubrics} rubric versions")

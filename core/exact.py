@@ -154,13 +154,14 @@ def number(value: Fraction | int) -> str:
 
 
 def mean(points: list[Fraction]) -> Fraction:
-    """Arithmetic mean: the sum divided by the count."""
-    return sum(points, Fraction(0)) / len(points)
+    """Arithmetic mean: the sum divided by the count (points given as Decimals or ints are
+    taken exactly)."""
+    return sum((exact(p) for p in points), Fraction(0)) / len(points)
 
 
 def median(points: list[Fraction]) -> Fraction:
     """The middle value of the sorted points; for an even count, the mean of the two middle ones."""
-    ordered = sorted(points)
+    ordered = sorted(exact(p) for p in points)
     n = len(ordered)
     middle = n // 2
     return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
@@ -171,5 +172,5 @@ def trimmed_mean(points: list[Fraction], drop: int, min_count: int) -> Fraction:
     the ``drop`` lowest; with fewer, the plain mean."""
     if len(points) < min_count or drop == 0:
         return mean(points)
-    ordered = sorted(points)
+    ordered = sorted(exact(p) for p in points)
     return mean(ordered[drop : len(ordered) - drop])

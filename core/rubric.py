@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from core.exact import DEFAULT_PUBLICATION, Publication
+from core.exact import DEFAULT_PUBLICATION, Publication, exact
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -294,7 +294,9 @@ def subtotals(rubric: Rubric, item_points: dict[str, Fraction]) -> tuple[dict[st
     """Exact per-category subtotals and total of a complete or partial set of item points
     (an item without points counts 0)."""
     zero = Fraction(0)
-    per_category = {cat.id: sum((item_points.get(i.id, zero) for i in cat.items), zero) for cat in rubric.categories}
+    per_category = {
+        cat.id: sum((exact(item_points.get(i.id, zero)) for i in cat.items), zero) for cat in rubric.categories
+    }
     return per_category, sum(per_category.values(), zero)
 
 

@@ -28,6 +28,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from types import ModuleType
 from typing import Any
 from uuid import UUID
@@ -43,7 +44,9 @@ from core.plugins.contributions import call_hook
 from core.plugins.types import PHASE_KINDS, CandidateEvidence, DecisionContext, DecisionStyle, Outcome
 from core.rubric import Rubric, sheet_for_total
 from core.services import CivicLedger
-from core.services.decisions import plain, summary
+from core.exact import exact
+from core.services.decisions import plain
+from core.styles.rules import evidence_figures
 
 __all__ = ["ContractRun", "PluginContract", "civic_app", "civic_host", "fresh_host", "memory_app"]
 
@@ -341,10 +344,10 @@ class PluginContract:
             assert isinstance(style.name, str) and style.name and isinstance(style.version, str) and style.version
 
     def test_civic_aggregations_combine_deterministically(self, contract_host: PluginHost) -> None:
-        points = [Decimal("2.5"), Decimal("1"), Decimal("3"), Decimal("1")]
+        points = [Fraction(5, 2), Fraction(1), Fraction(3), Fraction(1)]
         for aggregation in call_hook(contract_host.pm, self.plugin_name, "civic_aggregations"):
-            first = Decimal(aggregation.combine(list(points)))
-            assert first == Decimal(aggregation.combine(list(reversed(points)))), aggregation.name
+            first = exact(aggregation.combine(list(points)))  # exact: a float result is refused
+            assert first == exact(aggregation.combine(list(reversed(points)))), aggregation.name
             assert min(points) <= first <= max(points), f"{aggregation.name}: {first} is outside the assessors' points"
 
     def test_civic_default_schedule_is_valid(self, contract_host: PluginHost) -> None:
@@ -406,7 +409,9 @@ class PluginContract:
                 outcome = recomputed.get(evidence.candidacy_id)
                 if outcome is None:  # not on the notice list: the core recorded its evidence
                     assert derivation["named"] is False
-                    assert {k: v for k, v in derivation["outcome"].items() if k != "preliminary"} == _json(summary(evidence))
+                    assert {k: v for k, v in derivation["outcome"].items() if k != "preliminary"} == _json(
+                        evidence_figures(run.rubric, evidence)
+                    )
                     continue
                 assert (outcome.named, list(outcome.reasons)) == (derivation["named"], derivation["reasons"]), run.label
                 assert _json(plain(outcome.derivation)) == derivation["outcome"], f"{run.label}: recomputed derivation differs"

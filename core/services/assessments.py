@@ -16,10 +16,12 @@ class AssessmentCommands(CandidacyCommands):
         self, actor: Actor, candidacy_id: str, kind: str, scores: dict[str, Any], on: str | None = None,
         expected_version: int | None = None,
     ) -> int:
-        """Record an assessor's points for some or all items as one event (one atomic write).
+        """Record an assessor's points as one event (one atomic write).
 
-        Each item may be scored once per assessor and kind; a change is a correction with a
-        reason (:meth:`correct_score`). Returns the number of item scores recorded.
+        An official or mock sheet covers every item of the rubric unless the rubric allows
+        partial sheets (``partial_sheets``); a self-assessment may cover some. Each item may
+        be scored once per assessor and kind; a change is a correction with a reason
+        (:meth:`correct_score`). Returns the number of item scores recorded.
         """
         if kind not in ASSESSMENT_KINDS:
             raise InvalidInput("kind", kind, ", ".join(ASSESSMENT_KINDS))
@@ -33,7 +35,8 @@ class AssessmentCommands(CandidacyCommands):
             raise RuleViolation(f"candidacy is {candidacy.status}; it can no longer be scored")
         self._scores_open(campaign)
         rubric = self.rubric_of(campaign)
-        checked = self.check_sheet(rubric, "scores", scores, complete=False)
+        complete = kind in ("official", "mock") and not rubric.partial_sheets
+        checked = self.check_sheet(rubric, "scores", scores, complete=complete)
         already = candidacy.scores[kind].get(actor.id, {})
         repeated = sorted(set(checked) & set(already), key=lambda i: rubric.items().index(rubric.item(i)))
         if repeated:
@@ -141,6 +144,12 @@ class AssessmentCommands(CandidacyCommands):
             raise InvalidInput("households", households, f"at most the community's {community.households} households")
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; the survey can no longer change")
+        if campaign.notice is not None:
+            raise RuleViolation(
+                f"the survey of campaign {campaign.code} is fixed since the preliminary list went on public notice "
+                f"({campaign.notice['start']}): the notice lists only candidates whose survey is recorded "
+                "(公示后不再记录满意度测评)"
+            )
         if candidacy.survey is not None:
             reason = self.check_text("reason", reason)
         candidacy.record_survey(meta=self.campaign_meta(actor, campaign, on=on, reason=reason), **counts)

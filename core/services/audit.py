@@ -166,9 +166,11 @@ class AuditQueries(SelectionCommands):
                     expected = {"named": False, "outcome": v1.summary(inputs.evidence[cid])}
                     actual = {"named": actual["named"], "outcome": {k: v for k, v in recorded["outcome"].items() if k != "preliminary"}}
                 else:
+                    shared: dict[int, Any] | None = memo
                     if outcome is None:  # not on the notice: decided by the preliminary listing the notice recorded
                         outcome = not_listed(inputs.context.rubric, inputs.evidence[cid], inputs.preliminary.get(cid))
-                    expected = {"named": outcome.named, "reasons": list(outcome.reasons), "outcome": plain(outcome.derivation, memo)}
+                        shared = None  # its parts live only for this comparison: nothing to share by id
+                    expected = {"named": outcome.named, "reasons": list(outcome.reasons), "outcome": plain(outcome.derivation, shared)}
                 differences = _diff(actual, expected)
                 verdicts[cid] = self._verdict(inputs, cid, "mismatched" if differences else "confirmed", differences)
         return [verdicts[cid] for cid in inputs.decisions]

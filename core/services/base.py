@@ -24,7 +24,7 @@ from core.domain import ids
 from core.errors import ConcurrentChange, ConfigurationError, InvalidInput, NotFound, RuleViolation, StoreTampered, VersionConflict
 from core.permissions import authorize
 from core.plugins import PluginHost
-from core.rubric import Rubric, canonical_points
+from core.rubric import Rubric, canonical_points, item_ids_text
 from core.sidestore import SideStore
 from core.storage import StoreConfig, configured_url, parse_url
 
@@ -378,5 +378,9 @@ class LedgerBase(Application[UUID]):
         if complete:
             missing = [i.id for i in rubric.items() if i.id not in checked]
             if missing:
-                raise InvalidInput(field, f"{len(checked)} items", f"every item of {rubric.ref}; missing: {', '.join(missing)}")
+                ids = item_ids_text(missing)
+                raise InvalidInput(
+                    field, f"{len(checked)} items",
+                    f"every item of {rubric.ref} (评分表须覆盖全部 {len(rubric.items())} 项；缺第 {ids} 项); missing: {ids}",
+                )
         return {i.id: str(checked[i.id]) for i in rubric.items() if i.id in checked}

@@ -217,7 +217,7 @@ class SelectionCommands(QueryMixin):
                 "rank": rank,
                 "nominee_id": n,
                 "name": selection.nominees[n]["name"],
-                "figure": published(figures[n]),
+                "figure": published(figures[n]) if selection.method == "score" else str(figures[n]),
                 "exact": canonical(figures[n]),
                 "selected": selection.places is None or rank <= selection.places,
                 "tied": counts[figures[n]] > 1,

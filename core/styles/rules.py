@@ -115,7 +115,10 @@ class Judgement:
                             "reason": None if passed else reason})
         return passed
 
-    def at_least(self, rule: str, zh: str, en: str, actual: Fraction | None, line: Decimal | Fraction, *, rate: bool = False, **extra: Any) -> bool:
+    def at_least(
+        self, rule: str, zh: str, en: str, actual: Fraction | None, line: Decimal | Fraction, *, rate: bool = False,
+        **extra: Any,
+    ) -> bool:
         """``actual`` reaches ``line``, compared exactly or by the published figure as the
         rubric declares; the reason shows the published figure (and the exact value when
         the published figure alone would seem to reach the line)."""
@@ -127,11 +130,12 @@ class Judgement:
         passed = compared(actual * scale, self.rule) >= line * scale
         shown = published(actual * scale, self.rule) + unit
         wanted = number(line * scale) + unit
-        detail = ""
-        if not passed and Fraction(Decimal(published(actual * scale, self.rule))) >= line * scale:
-            detail = f"（精确值 {canonical(actual * scale)}{unit}）"
-        reason = (f"{zh} {shown}{detail} 低于 {wanted} "
-                  f"({en} {shown}{', exactly ' + canonical(actual * scale) + unit if detail else ''} is below {wanted})")
+        exactly = canonical(actual * scale) + unit
+        # the published figure alone would seem to reach the line: show the exact value too
+        hidden = not passed and Fraction(Decimal(published(actual * scale, self.rule))) >= line * scale
+        points = "" if rate else " 分"
+        reason = (f"{zh} {shown}（精确值 {exactly}）低于 {wanted}{points} ({en} {shown}, exactly {exactly}, is below {wanted})"
+                  if hidden else f"{zh} {shown} 低于 {wanted}{points} ({en} {shown} is below {wanted})")
         return self.add(rule, number(line), self.figure(actual, rate=rate), passed, reason,
                         **extra, compared=self.rule.compare)
 
