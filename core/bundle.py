@@ -819,5 +819,5 @@ def _provider(host: Any, need: str) -> str:
     key = "styles" if kind == "decision style" else "aggregations"
     for plugin, info in host.plugins.items():
         if name in host.provided_by(plugin)[key]:
-            return f"{plugin} {info.version}"
+            return f"{plugin} {info.version}" if info.version not in ("", "?") else plugin
     return "?"

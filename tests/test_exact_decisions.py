@@ -286,3 +286,72 @@ def test_decisions_recorded_under_the_4_decimal_arithmetic_still_verify(legacy_s
         app.close()
     report = verify_bundle(bundle, workers=1)
     assert report.verified and [v["status"] for v in report.verdicts] == ["confirmed", "confirmed"]
+
+
+# -- a plugin's aggregation: needs its code offline, recomputed with it when asked ---------------
+
+
+MAX_PLUGIN = '''
+from core.plugins import hookimpl
+from core.plugins.types import Aggregation
+
+
+@hookimpl
+def civic_aggregations():
+    return [Aggregation("strictest", lambda points: min(points), "the strictest assessor")]
+'''
+
+
+def test_a_plugin_aggregation_is_reported_per_decision_and_recomputed_with_the_plugin_when_asked(tmp_path, monkeypatch):
+    import importlib.metadata
+    import sys
+
+    import core.plugins.manager as manager
+    from core.plugins import PluginHost
+    from core.plugins.manager import ENTRY_POINT_GROUP
+
+    (tmp_path / "civic_strictest_plugin.py").write_text(MAX_PLUGIN, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "civic_strictest_plugin", raising=False)
+    real = importlib.metadata.entry_points
+
+    def entry_points(**params):
+        found = list(real(**params))
+        if params.get("group") == ENTRY_POINT_GROUP:
+            found.append(importlib.metadata.EntryPoint("strictest", "civic_strictest_plugin", ENTRY_POINT_GROUP))
+        return found
+
+    monkeypatch.setattr(manager.importlib.metadata, "entry_points", entry_points)
+    app = CivicLedger("memory://", plugins=PluginHost.discover())
+    try:
+        world = World(app)
+        world.setup()
+        strict = world.rubric.model_copy(update={"id": "tianjin-strict", "version": "1", "aggregation": "strictest"})
+        app.import_rubric(world.owner, strict, reason="最严格评分")
+        campaign = app.create_campaign(world.owner, "strict-2020", "2020年严格评分", 2020, "tianjin-strict", on="2020-03-09")
+        app.open_campaign(world.owner, campaign, on="2020-03-09")
+        cids = []
+        for code, totals in (("c1", [85, 90, 95]), ("c2", [70, 90, 95])):
+            cid = app.apply(world.street_of(code), campaign, world.communities[code], "meili", sheet_for_total(strict, 90), on="2020-03-10")
+            app.review(world.district, cid, "approve", on="2020-03-11")
+            world.score_official(cid, totals)
+            world.survey(cid)
+            cids.append(cid)
+        through_notice(world, campaign, cids)
+        assert app.decide(world.owner, campaign, on="2020-11-20") == {cids[0]: True, cids[1]: False}
+        bundle = tmp_path / "strict.bundle"
+        export_bundle(app, AUDITOR, bundle, campaign_id=campaign)
+    finally:
+        app.close()
+
+    offline = verify_bundle(bundle, workers=1)
+    assert offline.intact and not offline.verified
+    assert [(v["candidacy_id"], v["community"], v["level"], v["status"]) for v in offline.verdicts] == [
+        (cids[0], "詹滨里社区", "meili", "needs_plugin"), (cids[1], "新立花园社区", "meili", "needs_plugin"),
+    ]
+    assert "aggregation strictest" in offline.verdicts[0]["differences"][0]
+
+    with_code = verify_bundle(bundle, workers=1, with_plugins=True)
+    assert with_code.verified and with_code.with_plugins
+    assert [v["status"] for v in with_code.verdicts] == ["confirmed", "confirmed"]
+    assert all(v["recomputed_with"] == ["aggregation strictest of plugin strictest"] for v in with_code.verdicts)
