@@ -196,7 +196,7 @@ def rubric_show(
         return
     out.print(f"[bold]{rubric.title}[/]  {rubric.ref}  {rubric.content_hash}")
     out.print(f"来源 source: {rubric.source}")
-    out.print(f"style: {rubric.style} · aggregation: {rubric.aggregation} · step: {rubric.step} · total: {rubric.max_total}")
+    out.print(f"style: {rubric.style} · aggregation: {rubric.aggregation_label} · step: {rubric.step} · total: {rubric.max_total}")
     for level in rubric.levels:
         flag = " [yellow](暂行 provisional)[/]" if level.provisional else ""
         out.print(f"级别 level [bold]{level.id}[/] {level.label}{flag}: {json.dumps(level.rules, ensure_ascii=False)}")
@@ -243,7 +243,7 @@ def rubric_validate(
     r = loaded.rubric
     summary = {
         "file": str(file), "id": r.id, "version": r.version, "hash": r.content_hash, "title": r.title,
-        "style": r.style, "aggregation": r.aggregation, "categories": len(r.categories), "items": len(r.items()),
+        "style": r.style, "aggregation": r.model_dump(mode="json")["aggregation"], "categories": len(r.categories), "items": len(r.items()),
         "points": float(r.max_total) if r.max_total % 1 else int(r.max_total), "veto_items": len(r.veto_items),
         "levels": [{"id": lv.id, "label": lv.label, "provisional": lv.provisional} for lv in r.levels],
         "provisional": r.is_provisional, "derived_from": loaded.derived_from,
@@ -253,7 +253,7 @@ def rubric_validate(
         return
     out.print(f"[green]OK[/] {file}: [bold]{r.ref}[/]  {r.content_hash}")
     out.print(f"标题 title: {r.title}")
-    out.print(f"style: {r.style} · aggregation: {r.aggregation} · step: {r.step}")
+    out.print(f"style: {r.style} · aggregation: {r.aggregation_label} · step: {r.step}")
     out.print(f"类别 categories: {len(r.categories)} · 小项 items: {len(r.items())} · 总分 points: {r.max_total}"
               f" · 一票否决 veto items: {len(r.veto_items)}")
     for level in r.levels:

@@ -202,6 +202,12 @@ class Rubric(_Strict):
         return self.min_assessors or 1
 
     @property
+    def aggregation_label(self) -> str:
+        """The aggregation as people read it: ``mean``, ``trimmed_mean(drop 1 when ≥ 5)``."""
+        spec = self.aggregation
+        return spec if isinstance(spec, str) else f"{spec.kind}(drop {spec.drop} when ≥ {spec.min_count})"
+
+    @property
     def aggregation_name(self) -> str:
         """``mean``, ``median``, ``trimmed_mean`` or a plugin aggregation's name."""
         return self.aggregation if isinstance(self.aggregation, str) else self.aggregation.kind
