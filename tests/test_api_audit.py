@@ -159,7 +159,7 @@ def test_time_travel_and_titles_around_a_revocation(world, decided):
     body = response.json()
     assert (body["id"], body["kind"], body["version"]) == (decided["c1"], "Candidacy", decided_at)
     assert body["state"]["status"] == "named" and body["state"]["revocation"] is None
-    assert body["state"]["decision"]["derivation"]["outcome"]["total"] == "92.0000"
+    assert body["state"]["decision"]["derivation"]["outcome"]["total"] == {"exact": "92", "published": "92.00"}
     last = world.http.get(f"/streams/{decided['c1']}", params={"version": 10**6}, headers=headers).json()
     assert last["state"]["status"] == "revoked" and last["state"]["revocation"]["reason"] == "整改不合格"
     first = world.http.get(f"/streams/{decided['c1']}?version=1", headers=headers).json()
@@ -297,7 +297,7 @@ def test_whatif_under_a_raised_pass_line_unnames_c1_and_records_nothing(world, d
     assert {cid for cid, d in rows.items() if d["status"] == "changed"} == {decided["c1"], decided["c1p"]}
     c1 = rows[decided["c1"]]
     assert (c1["recorded_named"], c1["whatif_named"]) == (True, False)
-    assert c1["reasons"] == ["综合得分 92.0000 低于 93 分 (official total 92.0000 is below 93)"]
+    assert c1["reasons"] == ["综合得分 92.00 低于 93 分 (official total 92.00 is below 93)"]
     assert 'outcome.rules.min_total: "80" -> "93"' in c1["differences"]
     # the same as the command line's JSON
     assert body == json.loads(json.dumps(app.whatif(world.auditor, decided["campaign"], "tianjin-meili@2017-line93").as_dict()))
@@ -367,7 +367,7 @@ def test_a_person_award_is_nominated_scored_and_selected_over_http(world):
         })
         assert response.status_code == 200, response.text
         assert response.json() == {"id": award, "version": k + 1, "nominee_id": f"n{k}"}
-    points = {"n1": ["90", 91.5, 92], "n2": [95, "95", 95], "n3": [91, 91.5, 91]}  # n1 and n3 tie at 91.1667
+    points = {"n1": ["90", 91.5, 92], "n2": [95, "95", 95], "n3": [91, 91.5, 91]}  # n1 and n3 tie at exactly 547/6 (91.17)
     for nominee, given in points.items():
         for assessor, p in zip(world.assessors, given):
             response = world.http.post(f"/selections/{award}/scores", headers=world.auth(assessor),
@@ -378,7 +378,8 @@ def test_a_person_award_is_nominated_scored_and_selected_over_http(world):
     assert view.status_code == 200 and view.headers["etag"] == f'"{view.json()["version"]}"'
     nominees = {n["nominee_id"]: n for n in view.json()["nominees"]}
     assert nominees["n1"]["scores"] == {"assessor-1": "90", "assessor-2": "91.5", "assessor-3": "92"}
-    assert nominees["n1"]["figure"] == "91.1667" and nominees["n2"]["nominated_by"] == "street-a"
+    # read models show the published figure (2 places, half up), as the ranking rows do
+    assert nominees["n1"]["figure"] == "91.17" and nominees["n2"]["nominated_by"] == "street-a"
     assert view.json()["ranking"] is None and not view.json()["selected"]
 
     # If-Match: a stale version is refused, the current one accepted
@@ -390,8 +391,9 @@ def test_a_person_award_is_nominated_scored_and_selected_over_http(world):
     assert made.status_code == 200, made.text
     ranking = made.json()["ranking"]
     assert [(r["nominee_id"], r["figure"], r["selected"], r["tied"]) for r in ranking] == [
-        ("n2", "95.0000", True, False), ("n1", "91.1667", True, True), ("n3", "91.1667", False, True)
+        ("n2", "95.00", True, False), ("n1", "91.17", True, True), ("n3", "91.17", False, True)
     ]
+    assert [r["exact"] for r in ranking] == ["95", "547/6", "547/6"]
     assert made.json()["tie_break"] == TIE_BREAK
     assert world.http.get(f"/selections/{award}", headers=world.auth(world.auditor)).json()["ranking"] == ranking
     # made once; afterwards nothing changes

@@ -129,6 +129,9 @@ def test_a_tianjin_campaign_from_the_register_to_a_revocation(world):
     # public notice, an upheld objection, decision
     listed = c.post(owner, f"/campaigns/{campaign}/notice", {"start": "2020-11-01", "end": "2020-11-07", "on": "2020-11-01"}, 201)
     assert set(listed["listed"]) == {ids["c1"], c2, ids["c1p"]}
+    [left_off] = listed["left_off"]
+    assert (left_off["candidacy_id"], left_off["community_id"], left_off["level"]) == (ids["c3"], communities["c3"], "meili")
+    assert [r.split(" ")[0] for r in left_off["reasons"]] == ["综合得分"] and "is below 80" in left_off["reasons"][0]
     notice = c.get(resident, f"/campaigns/{campaign}/notice")
     assert {e["candidacy_id"] for e in notice["candidates"]} == set(listed["listed"])
     objection = c.post(resident, f"/candidacies/{c2}/objections",
@@ -139,7 +142,7 @@ def test_a_tianjin_campaign_from_the_register_to_a_revocation(world):
     assert decided["named"] == {ids["c1"]: True, c2: False, ids["c3"]: False, ids["c1p"]: True}
 
     rows = {r["candidacy_id"]: r for r in c.get(district, f"/campaigns/{campaign}/outcome")["rows"]}
-    assert (rows[ids["c1"]]["status"], rows[ids["c1"]]["total"], rows[ids["c1"]]["satisfaction_rate"]) == ("named", "92.0000", "0.9750")
+    assert (rows[ids["c1"]]["status"], rows[ids["c1"]]["total"], rows[ids["c1"]]["satisfaction_rate"]) == ("named", "92.00", "97.50%")
     assert rows[c2]["objections"]["upheld"] == 1 and rows[c2]["status"] == "not_named"
     assert rows[ids["c3"]]["status"] == "not_named"
     assert c.get(owner, f"/communities/{communities['c1']}")["held"] == ["jingpin", "meili"]
@@ -198,6 +201,7 @@ def test_a_bazhong_checklist_campaign_over_http(world):
                                                     "basically_satisfied": 26, "dissatisfied": 6, "on": "2020-11-25"})
     notice = c.post(owner, f"/campaigns/{campaign}/notice", {"start": "2020-12-01", "end": "2020-12-07", "on": "2020-12-01"}, 201)
     assert notice["listed"] == [ids["social-organisations"]]
+    assert [e["candidacy_id"] for e in notice["left_off"]] == [ids["convenience"]] and notice["left_off"][0]["reasons"]
     objection = c.post(resident, f"/candidacies/{ids['social-organisations']}/objections",
                        {"text": "社会组织活动未开展", "on": "2020-12-03"}, 201)["id"]
     c.post(owner, f"/candidacies/{ids['social-organisations']}/objections/{objection}/resolve",
@@ -246,7 +250,7 @@ def test_a_brand_community_quota_selection_over_http(world):
         c.post(owner, f"/candidacies/{cid}/survey", {"respondents": 200, "households": 180, "satisfied": 170,
                                                     "basically_satisfied": 20, "dissatisfied": 10, "on": "2019-11-28"})
     notice = c.post(owner, f"/campaigns/{campaign}/notice", {"start": "2019-12-01", "end": "2019-12-07", "on": "2019-12-01"}, 201)
-    assert set(notice["listed"]) == set(ids.values())  # two places and a reserve
+    assert set(notice["listed"]) == set(ids.values()) and notice["left_off"] == []  # two places and a reserve
     objection = c.post(resident, f"/candidacies/{ids['y1']}/objections",
                        {"text": "社区养老服务中心长期闭门", "items": ["10"], "on": "2019-12-03"}, 201)["id"]
     c.post(owner, f"/candidacies/{ids['y1']}/objections/{objection}/resolve",
@@ -256,4 +260,4 @@ def test_a_brand_community_quota_selection_over_http(world):
         ids["y1"]: False, ids["y2"]: True, ids["y3"]: True}
     rows = {r["candidacy_id"]: r for r in c.get(owner, f"/campaigns/{campaign}/outcome")["rows"]}
     assert [rows[ids[k]]["status"] for k in ("y1", "y2", "y3")] == ["not_named", "named", "named"]
-    assert rows[ids["y2"]]["total"] == "105.0000"
+    assert rows[ids["y2"]]["total"] == "105.00"

@@ -250,8 +250,10 @@ def test_each_write_answers_the_version_it_gave_the_stream(world):
     _, ids = approved(world)
     h, http, c1 = heads(world), world.http, ids["c1"]
     path = f"/candidacies/{c1}/score-sheets"
-    for n, (who, items) in enumerate(((h.a1, {"1": "1"}), (h.a2, {"1": "1", "2": "2"}), (h.a1, {"2": "1"}))):
-        answer = ok(http.post(path, json={"kind": "official", "scores": items, "on": "2020-10-15"}, headers=who), 201)
+    writes = ((h.a1, "official", 90), (h.a2, "official", 86), (h.district, "mock", 84))  # whole sheets
+    for n, (who, kind, total) in enumerate(writes):
+        items = sheet(world.rubric, total)
+        answer = ok(http.post(path, json={"kind": kind, "scores": items, "on": "2020-10-15"}, headers=who), 201)
         stored = world.app.candidacy(world.owner, c1).version
         assert answer["version"] == stored == 3 + n
         assert http.get(f"/candidacies/{c1}/assessments", headers=h.owner).headers["etag"] == f'"{stored}"'
@@ -291,19 +293,24 @@ def test_a_score_sheet_is_recorded_whole_or_not_at_all(world):
     assert ok(r, 201) == {"id": c1, "version": 3, "kind": "official", "assessor": "assessor-1", "items": 60}
     assert r.headers["location"] == f"/candidacies/{c1}/assessments"
     with records_nothing(world):
-        body = problem(submit({"1": full["1"], "2": full["2"]}), 409)
-        assert "1, 2" in body["detail"]
-    assert ok(submit({"1": "1"}, who=h.a2), 201)["items"] == 1
-    assert ok(submit({"2": 2.5, "3": 1}, who=h.a2), 201)["items"] == 2
+        body = problem(submit(sheet(world.rubric, 80)), 409)
+        assert "already scored item(s) 1, 2, 3" in body["detail"]
+        # official and mock sheets cover every item of the rubric
+        problem(submit({"1": "1"}, who=h.a2), 422, field="scores", value="1 items")
+        body = problem(submit({"2": 2.5, "3": 1}, who=h.a2), 422, field="scores", value="2 items")
+        assert "missing: 1, 4-60" in body["allowed"]
+        problem(submit({k: v for k, v in full.items() if k != "60"}, who=h.district, kind="mock"), 422, field="scores")
+    assert ok(submit({**full, "1": "1", "2": 2.5, "3": 1}, who=h.a2), 201)["items"] == 60
     ok(submit(full, who=h.community, kind="self"), 201)
     ok(submit(sheet(world.rubric, 86), who=h.district, kind="mock"), 201)
 
     r = http.get(f"/candidacies/{c1}/assessments", headers=h.district)
     view = ok(r)
-    assert r.headers["etag"] == f'"{view["version"]}"' and view["version"] == 7
+    assert r.headers["etag"] == f'"{view["version"]}"' and view["version"] == 6
     official = {s["assessor"]: s for s in view["score_sheets"]["official"]}
     assert Decimal(official["assessor-1"]["sum"]) == 88 and official["assessor-1"]["items"] == 60
-    assert official["assessor-2"]["points"] == {"1": "1", "2": "2.5", "3": "1"}
+    assert official["assessor-2"]["points"] == {**full, "1": "1", "2": "2.5", "3": "1"}
+    assert official["assessor-2"]["items"] == 60
     assert [s["assessor"] for s in view["score_sheets"]["self"]] == ["juweihui"]
     assert Decimal(view["score_sheets"]["mock"][0]["sum"]) == 86
     not_for_residents(problem(http.get(f"/candidacies/{c1}/assessments", headers=h.resident), 403))
@@ -323,8 +330,8 @@ def test_a_score_sheet_is_recorded_whole_or_not_at_all(world):
                 allowed_roles=["assessor"])
         problem(http.post(f"/candidacies/{c1}/correct-score", json=correction, headers={**h.a1, "If-Match": '"3"'}), 409)
         problem(http.post(f"/candidacies/{c1}/correct-score", json=correction, headers=h.stranger_assessor), 404)
-    assert ok(http.post(f"/candidacies/{c1}/correct-score", json=correction, headers={**h.a1, "If-Match": '"7"'})) == {
-        "id": c1, "version": 8}
+    assert ok(http.post(f"/candidacies/{c1}/correct-score", json=correction, headers={**h.a1, "If-Match": '"6"'})) == {
+        "id": c1, "version": 7}
     sheets = ok(http.get(f"/candidacies/{c1}/assessments", headers=h.owner))["score_sheets"]["official"]
     assert sheets[0]["points"]["1"] == "0.5"
     corrected = [e for e in world.app.history(world.owner, c1) if e["event"] == "Candidacy.ItemScoreCorrected"]
@@ -430,6 +437,10 @@ def test_public_notice_objections_decision_and_outcome(world):
     r = http.post(f"/campaigns/{campaign}/notice", json=window, headers={**h.owner, "If-Match": f'"{version}"'})
     opened = ok(r, 201)
     assert sorted(opened["listed"]) == sorted([c1, c2]) and opened["version"] == version + 1
+    assert opened["left_off"] == [{
+        "candidacy_id": c3, "community_id": world.communities["c3"], "community": "丰年里社区", "level": "meili",
+        "reasons": ["综合得分 72.50 低于 80 分 (official total 72.50 is below 80)"],
+    }]
     assert r.headers["location"] == f"/campaigns/{campaign}/notice"
 
     r = http.get(f"/campaigns/{campaign}/notice", headers=h.resident)
@@ -444,8 +455,14 @@ def test_public_notice_objections_decision_and_outcome(world):
 
     objection = {"text": "公示材料与实际不符", "items": ["38"], "on": "2020-11-03"}
     with records_nothing(world):
-        problem(http.post(f"/candidacies/{c3}/score-sheets", json={"kind": "official", "scores": {"1": "0"}},
-                          headers=h.a1), 409)  # scores are fixed once the notice opened
+        body = problem(http.post(f"/candidacies/{c3}/score-sheets",
+                                 json={"kind": "official", "scores": sheet(world.rubric, 90)}, headers=h.a1),
+                       409)  # scores are fixed once the notice opened
+        assert "fixed since the preliminary list went on public notice" in body["detail"]
+        survey = {"respondents": 200, "households": 200, "satisfied": 190, "basically_satisfied": 10, "dissatisfied": 0}
+        body = problem(http.post(f"/candidacies/{c3}/survey", json={**survey, "reason": "重测"}, headers=h.owner),
+                       409)  # and so are the surveys
+        assert "the survey of campaign meili-2020 is fixed" in body["detail"]
         problem(http.post(f"/campaigns/{campaign}/notice", json=window, headers=h.owner), 409)
         problem(http.post(f"/candidacies/{c2}/objections", json=objection, headers=h.owner), 403, allowed_roles=["resident"])
         problem(http.post(f"/candidacies/{c3}/objections", json=objection, headers=h.resident), 409)  # not on the list
@@ -501,9 +518,10 @@ def test_public_notice_objections_decision_and_outcome(world):
     table = ok(http.get(f"/campaigns/{campaign}/outcome", headers=h.district))
     assert table["decided"] is True
     rows = {row["candidacy_id"]: row for row in table["rows"]}
-    assert (rows[c1]["status"], rows[c1]["total"]) == ("named", "92.0000")
+    assert (rows[c1]["status"], rows[c1]["total"], rows[c1]["satisfaction_rate"]) == ("named", "92.00", "97.50%")
     assert rows[c2]["status"] == "not_named" and rows[c2]["objections"] == {"open": 0, "upheld": 1, "dismissed": 0}
-    assert "未列入公示名单" in rows[c3]["reasons"][0]
+    assert rows[c3]["reasons"] == [
+        "综合得分 72.50 低于 80 分 (official total 72.50 is below 80)", "未列入公示名单 (not on the public notice list)"]
     not_for_residents(problem(http.get(f"/campaigns/{campaign}/outcome", headers=h.resident), 403))
     problem(http.get(f"/campaigns/{campaign}/outcome", headers=h.stranger), 404)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -116,11 +117,11 @@ def test_malformed_rules_are_refused_naming_the_level_and_field(rules, fragment)
 
 def ev(cid: str, total: float, rate: str | None = "0.95", upheld: int = 0, self_total: float | None = 100,
        vetoes: tuple[str, ...] = ()) -> CandidateEvidence:
-    survey = None if rate is None else {"respondents": 100, "satisfaction_rate": Decimal(rate)}
+    survey = None if rate is None else {"respondents": 100, "satisfaction_rate": Fraction(rate)}
     return CandidateEvidence(
         candidacy_id=cid, community_id=f"com-{cid}", community_name=f"{cid}社区", level=LEVEL,
-        item_points={}, subtotals={}, total=Decimal(str(total)), assessors=["a1", "a2", "a3"],
-        self_total=None if self_total is None else Decimal(str(self_total)), mock_total=None,
+        item_points={}, subtotals={}, total=Fraction(str(total)), assessors=["a1", "a2", "a3"],
+        self_total=None if self_total is None else Fraction(str(self_total)), mock_total=None,
         application_total=None, vetoes=list(vetoes), survey=survey,
         objections={"open": 0, "upheld": upheld, "dismissed": 0}, titles_held=[], facts={"type": "便民服务型"},
     )
@@ -160,7 +161,12 @@ def test_each_tie_break_level_orders_candidates_the_keys_before_it_left_tied(fir
         assert [r.separated_by for r in ranked] == [None, key]
     outcomes = {o.candidacy_id: o for o in STYLE.preliminary(context(1), [second, first])}
     assert outcomes[first.candidacy_id].derivation["status"] == "proposed"
-    assert outcomes[second.candidacy_id].derivation["status"] == "reserve"
+    if second.survey is None:  # the survey is checked at the preliminary stage too: not even a reserve
+        assert outcomes[second.candidacy_id].derivation["status"] == "excluded"
+        assert not outcomes[second.candidacy_id].named
+        assert any("未进行满意度测评" in r for r in outcomes[second.candidacy_id].reasons)
+    else:
+        assert outcomes[second.candidacy_id].derivation["status"] == "reserve"
 
 
 def test_a_tie_at_the_quota_boundary_is_resolved_and_explained():
@@ -173,8 +179,10 @@ def test_a_tie_at_the_quota_boundary_is_resolved_and_explained():
     ranking = loser.derivation["ranking"]
     assert [row["candidacy_id"] for row in ranking] == ["a", "b", "c", "d"]
     assert ranking[2] == {
-        "rank": 3, "candidacy_id": "c", "community": "c社区", "type": "便民服务型", "total": "100",
-        "satisfaction_rate": "0.96", "upheld_objections": 0, "self_total": "100",
+        "rank": 3, "candidacy_id": "c", "community": "c社区", "type": "便民服务型",
+        "total": {"exact": "100", "published": "100.00"},
+        "satisfaction_rate": {"exact": "24/25", "published": "96.00%"}, "upheld_objections": 0,
+        "self_total": {"exact": "100", "published": "100.00"},
         "separated_by": "satisfaction_rate", "status": "quota_full", "excluded_because": [],
     }
     assert [t["key"] for t in loser.derivation["tie_breaks"]] == [
@@ -297,7 +305,7 @@ def test_a_brand_campaign_selects_by_quota_with_tie_breaks_and_a_place_freed(app
     assert statuses == {"s1": NOT_NAMED, "s2": NAMED, "s3": NAMED, "s4": NOT_NAMED, "s5": NOT_NAMED, "s6": NOT_NAMED}
 
     s3 = app.candidacy(OWNER, ids["s3"]).decision["derivation"]
-    assert s3["style"] == {"name": "quota-ranking", "version": "1"}
+    assert s3["style"] == {"name": "quota-ranking", "version": "2"} and s3["arithmetic"] == "exact-1"
     assert s3["rubric"]["id"] == RUBRIC_ID and s3["rubric"]["hash"] == brand_2019().content_hash
     outcome = s3["outcome"]
     assert outcome["quota"] == 2 and outcome["rank"] == 3 and outcome["type"] == "文明祥和型"
@@ -369,7 +377,7 @@ def test_demo_selects_13_of_52_and_records_nothing_when_run_again(tmp_path, plug
         assert sorted(by_rank) == list(range(1, 53))
         assert {c.facts["type"] for c, _ in by_rank.values()} == set(TYPES)
         # the boundary tie on the official total, resolved by satisfaction and then self-assessment
-        assert {by_rank[r][1]["total"] for r in (13, 14, 15)} == {"100.0000"}
+        assert [by_rank[r][1]["total"] for r in (13, 14, 15)] == [{"exact": "100", "published": "100.00"}] * 3
         assert [by_rank[r][1]["ranking"][r - 1]["separated_by"] for r in (13, 14, 15)] == [
             "total", "satisfaction_rate", "self_total"
         ]

@@ -222,13 +222,25 @@ def test_a_decision_of_a_plugin_only_style_is_not_passed_offline(demo_bundles):
     manifest = reader.manifest
     from eventsourcing.persistence import StoredEvent
 
+    # as if neither the threshold style nor the mean aggregation were the core's
+    not_core: tuple[set[str], set[str]] = (set(), set())
     ledger = CivicLedger("memory://", plugins=PluginHost())
     try:
         ledger.recorder.insert_events([StoredEvent(r.stream, r.version, r.topic.decode(), bytes(r.state)) for r in reader.rows])
-        verdicts = bundle._campaign_verdicts(ledger, manifest["campaigns"][0], set(), reader.rubrics)
+        # installed, the providing plugin's code recomputes them, and each verdict names it
+        installed = bundle._campaign_verdicts(ledger, manifest["campaigns"][0], not_core, reader.rubrics)
+        # not installed: no decision of the campaign is passed
+        ledger.plugins.styles = lambda: {}
+        verdicts = bundle._campaign_verdicts(ledger, manifest["campaigns"][0], not_core, reader.rubrics)
     finally:
         ledger.close()
+    assert installed and {v["status"] for v in installed} == {"confirmed"}
+    assert all(len(v["recomputed_with"]) == 2 for v in installed)
+    assert installed[0]["recomputed_with"][0].startswith("decision style threshold of plugin core")
+    assert installed[0]["recomputed_with"][1].startswith("aggregation mean of plugin core")
     assert verdicts and {v["status"] for v in verdicts} == {"needs_plugin"}
+    assert len(verdicts) == len(installed)
+    assert verdicts[0]["differences"][0].startswith("decision style threshold and aggregation mean supplied by a plugin")
     assert "only that plugin's code can recompute" in verdicts[0]["differences"][0]
 
 
@@ -242,10 +254,11 @@ def test_decisions_recomputed_by_worker_processes_are_those_of_one_process(tmp_p
     template = Template()
     # one recorded decision of the demos gets another total: every copy carries one mismatch
     at = next(i for i, (_, _, topic, parts) in enumerate(template.rows)
-              if topic.endswith(b".Decided") and any(b'"total":"' in p for p in parts))
+              if topic.endswith(b".Decided") and any(b'"total":{"exact":"' in p for p in parts))
     stream, version, topic, parts = template.rows[at]
-    k = next(i for i, p in enumerate(parts) if b'"total":"' in p)
-    parts = [*parts[:k], re.sub(rb'("total":")[0-9.]+"', rb'\g<1>1.0000"', parts[k], count=1), *parts[k + 1:]]
+    k = next(i for i, p in enumerate(parts) if b'"total":{"exact":"' in p)
+    parts = [*parts[:k], re.sub(rb'("total":)\{"exact":"[0-9/]+","published":"[0-9.]+"\}',
+                                rb'\g<1>{"exact":"1","published":"1.00"}', parts[k], count=1), *parts[k + 1:]]
     template.rows[at] = (stream, version, topic, parts)
     path = tmp_path / "generated.bundle"
     counts = generate(path, template.events * 3, template=template)
@@ -258,7 +271,7 @@ def test_decisions_recomputed_by_worker_processes_are_those_of_one_process(tmp_p
         (v["campaign_id"] for v in shared.verdicts), key=alone.manifest["campaigns"].index)
     mismatched = [v for v in shared.verdicts if v["status"] == "mismatched"]
     assert len(mismatched) == counts["copies"]
-    assert all(any(line.startswith("-") and '"1.0000"' in line for line in v["differences"]) for v in mismatched)
+    assert all(any(line.startswith("-") and '"1.00"' in line for line in v["differences"]) for v in mismatched)
     assert sum(v["status"] == "confirmed" for v in shared.verdicts) == len(shared.verdicts) - counts["copies"]
     assert not shared.verified
 

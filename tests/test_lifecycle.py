@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -62,13 +62,17 @@ def test_full_lifecycle_names_revokes_and_records_derivations(world):
     c1 = app.candidacy(world.owner, ids["c1"])
     derivation = c1.decision["derivation"]
     assert c1.status == NAMED
-    assert derivation["outcome"]["total"] == "92.0000"
-    assert sum(Decimal(v) for v in derivation["outcome"]["subtotals"].values()) == Decimal("92")
+    assert derivation["arithmetic"] == "exact-1"
+    assert derivation["style"] == {"name": "threshold", "version": "2"}
+    assert derivation["outcome"]["total"] == {"exact": "92", "published": "92.00"}
+    assert sum(Fraction(v["exact"]) for v in derivation["outcome"]["subtotals"].values()) == 92
     assert derivation["rubric"]["hash"] == world.rubric.content_hash
     assert derivation["positions"]["candidacy"] == [ids["c1"], c1.version - 1]
-    assert derivation["outcome"]["application_gate"] == {"min_self_total": "80", "application_total": "92.0"}
+    assert derivation["outcome"]["application_gate"] == {
+        "min_self_total": "80", "application_total": {"exact": "92", "published": "92.00"}
+    }
     assert [ch["rule"] for ch in derivation["outcome"]["checks"]] == [
-        "no_veto", "min_total", "no_upheld_objection", "survey_recorded"
+        "assessment_complete", "no_veto", "min_total", "survey_recorded", "no_upheld_objection"
     ]
     premium = app.candidacy(world.owner, ids["c1p"]).decision["derivation"]
     assert premium["outcome"]["provisional"] is True
@@ -79,7 +83,11 @@ def test_full_lifecycle_names_revokes_and_records_derivations(world):
     failed = [ch["rule"] for ch in c2.decision["derivation"]["outcome"]["checks"] if not ch["passed"]]
     assert failed == ["no_upheld_objection"]
     c3 = app.candidacy(world.owner, ids["c3"])
-    assert c3.status == NOT_NAMED and "未列入公示名单" in c3.decision["derivation"]["reasons"][0]
+    assert c3.status == NOT_NAMED
+    assert c3.decision["derivation"]["reasons"] == [
+        "综合得分 72.50 低于 80 分 (official total 72.50 is below 80)",
+        "未列入公示名单 (not on the public notice list)",
+    ]
 
     community = app.community(world.owner, world.communities["c1"])
     assert community.held_levels() == ["jingpin", "meili"]
@@ -138,7 +146,7 @@ def test_score_correction_changes_the_official_total(world):
     app.correct_score(world.assessors[0], cid, "official", "1", "0.5", "录入错误", on="2020-10-16")
     after = app.candidacy(world.owner, cid)
     assert after.scores["official"]["assessor-1"]["1"] == "0.5" != before
-    assert app.evidence(world.rubric, after, app.community(world.owner, after.community_id)).total == Decimal("90.1667")  # (0.5 + 0 + 0) / 3 more on item 1
+    assert app.evidence(world.rubric, after, app.community(world.owner, after.community_id)).total == Fraction(541, 6)  # (0.5 + 0 + 0) / 3 more on item 1: exactly 90 + 1/6
     events = [h for h in app.history(world.owner, cid) if h["event"] == "Candidacy.ItemScoreCorrected"]
     assert events[0]["reason"] == "录入错误" and events[0]["actor"]["id"] == "assessor-1"
 

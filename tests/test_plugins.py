@@ -17,6 +17,7 @@ import re
 import sys
 import uuid
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -452,7 +453,7 @@ def test_rubric_naming_an_aggregation_nobody_provides_refuses_its_plugin():
 
     host = host_with((City(), "city"))
     assert_others_work(host)
-    assert_refused(host, "city", "demo-city@2024", "aggregation 'trimmed-mean'", "available: ['mean', 'median']")
+    assert_refused(host, "city", "demo-city@2024", "aggregation 'trimmed-mean'", "available: ['mean', 'median', 'trimmed_mean']")
 
 
 def test_rubric_rules_the_style_rejects_refuse_its_plugin():
@@ -644,11 +645,11 @@ def test_a_host_with_no_plugin_installed_provides_exactly_the_three_builtin_styl
     for host in (PluginHost(), fresh_host(), PluginHost.discover()):
         assert set(host.plugins) == {"core"} and host.failures == {}
         assert {name: (type(style), style.version) for name, style in host.styles().items()} == {
-            "threshold": (ThresholdStyle, "1"),
-            "checklist-by-type": (ChecklistByTypeStyle, "1"),
-            "quota-ranking": (QuotaRankingStyle, "1"),
+            "threshold": (ThresholdStyle, "2"),
+            "checklist-by-type": (ChecklistByTypeStyle, "2"),
+            "quota-ranking": (QuotaRankingStyle, "2"),
         }
-        assert host.provided_by("core") == {"styles": sorted(BUILTIN_STYLE_NAMES), "aggregations": ["mean", "median"]}
+        assert host.provided_by("core") == {"styles": sorted(BUILTIN_STYLE_NAMES), "aggregations": ["mean", "median", "trimmed_mean"]}
     assert [s.name for s in BUILTIN_STYLES] == ["threshold", "checklist-by-type", "quota-ranking"]
 
 
@@ -679,7 +680,7 @@ def test_civic_plugins_says_the_core_provides_the_styles_the_in_repo_rubrics_nam
     core = rows.pop("core")
     assert core["source"] == "core (built in)" and core["rubrics"] == []
     assert core["hooks"] == ["civic_aggregations", "civic_decision_styles"]
-    assert core["styles"] == sorted(BUILTIN_STYLE_NAMES) and core["aggregations"] == ["mean", "median"]
+    assert core["styles"] == sorted(BUILTIN_STYLE_NAMES) and core["aggregations"] == ["mean", "median", "trimmed_mean"]
     assert set(rows) == INSTALLED
     for row in rows.values():  # the in-repo plugins provide rubrics that name the core's styles
         assert row["styles"] == [] and "civic_decision_styles" not in row["hooks"], row
@@ -722,13 +723,13 @@ def test_civic_aggregations_hook_adds_an_aggregation_to_the_core_ones():
             return [Aggregation("min", lambda points: min(points), "the strictest assessor")]
 
     host = PluginHost()
-    with pytest.raises(PluginError, match="aggregation 'min' is not provided.*available: \\['mean', 'median'\\]"):
+    with pytest.raises(PluginError, match="aggregation 'min' is not provided.*available: \\['mean', 'median', 'trimmed_mean'\\]"):
         host.aggregation("min")
     assert host.register(Strict(), name="strict")
-    points = [Decimal("2.5"), Decimal("1.5"), Decimal("3")]
-    assert host.aggregation("min").combine(points) == Decimal("1.5")
-    assert host.aggregation("mean").combine(points) == Decimal("7") / 3
-    assert host.aggregation("median").combine(points) == Decimal("2.5")
+    points = [Fraction(5, 2), Fraction(3, 2), Fraction(3)]
+    assert host.aggregation("min").combine(points) == Fraction(3, 2)
+    assert host.aggregation("mean").combine(points) == Fraction(7, 3)  # exact, not a rounded decimal
+    assert host.aggregation("median").combine(points) == Fraction(5, 2)
 
     class Again:
         @hookimpl
@@ -957,11 +958,11 @@ def test_a_campaign_runs_end_to_end_on_a_non_tianjin_plugin():
         named = app.candidacy(owner, a)
         derivation = named.decision["derivation"]
         assert derivation["style"] == {"name": "pass-mark", "version": "1"}
-        assert Decimal(derivation["outcome"]["total"]) == Decimal("8.5")
+        assert Fraction(derivation["outcome"]["total"]) == Fraction(17, 2)  # the style is given the exact total
         assert derivation["rubric"]["hash"] == host.rubric("demo-city").rubric.content_hash
         assert app.community(owner, east).held_levels() == ["good"]
         not_named = app.candidacy(owner, b).decision["derivation"]
-        assert "未列入公示名单" in not_named["reasons"][0]
+        assert not_named["reasons"] == ["total 6 is below the pass mark 8", "未列入公示名单 (not on the public notice list)"]
         assert app.community(owner, west).held_levels() == []
     finally:
         app.close()

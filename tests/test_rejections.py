@@ -427,9 +427,10 @@ class TestReview:
                                                     expected_version=version_c - 1),
                   f"campaign {campaign}: expected version {version_c - 1}", error=VersionConflict)
         app.review(world.district, cid, "approve", on="2020-03-11", expected_version=version)
-        violation(app, lambda: app.submit_score_sheet(world.assessors[0], cid, "official", {"1": "2"}, expected_version=version),
+        full = sheet(world.rubric, 90)
+        violation(app, lambda: app.submit_score_sheet(world.assessors[0], cid, "official", full, expected_version=version),
                   f"expected version {version}, but it is at version {version + 1}", error=VersionConflict)
-        app.submit_score_sheet(world.assessors[0], cid, "official", {"1": "2"}, on="2020-10-15", expected_version=version + 1)
+        app.submit_score_sheet(world.assessors[0], cid, "official", full, on="2020-10-15", expected_version=version + 1)
         violation(app, lambda: app.correct_score(world.assessors[0], cid, "official", "1", "1", "录入错误",
                                                  expected_version=version + 1),
                   f"expected version {version + 1}, but it is at version {version + 2}", error=VersionConflict)
@@ -458,20 +459,27 @@ class TestScores:
         campaign = opened(world)
         cid = approved(world, campaign)
         assessor = world.assessors[0]
+        full = sheet(world.rubric, 90)  # official sheets cover every item
         for item, value, why in self.BAD_POINTS:
             max_points = world.rubric.item(item).max_points
-            err = invalid(app, lambda: app.submit_score_sheet(assessor, cid, "official", {"2": "3", item: value}),
+            err = invalid(app, lambda: app.submit_score_sheet(assessor, cid, "official", {**full, "2": "3", item: value}),
                           f"scores[{item}]", value, f"0 to {max_points} in steps of 0.5 (item {item})")
             assert err.value is value, why
-        invalid(app, lambda: app.submit_score_sheet(assessor, cid, "official", {"61": "1"}),
+        invalid(app, lambda: app.submit_score_sheet(assessor, cid, "official", {**full, "61": "1"}),
                 "scores", "61", "an item id of rubric tianjin-meili@2017 (1 of 60)")
         invalid(app, lambda: app.submit_score_sheet(assessor, cid, "official", {}), "scores", {}, "an object mapping item ids")
         invalid(app, lambda: app.submit_score_sheet(assessor, cid, "official", [("1", "2")]), "scores", [("1", "2")])
         invalid(app, lambda: app.submit_score_sheet(assessor, cid, "final", {"1": "2"}), "kind", "final", "self, mock, official")
+        # an official or mock sheet must cover every item of the rubric (no partial_sheets)
+        invalid(app, lambda: app.submit_score_sheet(assessor, cid, "official", {"1": "2", "3": "0", "2": 1.5}),
+                "scores", "3 items", "every item of tianjin-meili@2017", "缺第 4-60 项", "missing: 4-60")
+        invalid(app, lambda: app.submit_score_sheet(world.district, cid, "mock", {k: v for k, v in full.items() if k != "7"}),
+                "scores", "59 items", "every item of tianjin-meili@2017", "missing: 7")
+        assert app.candidacy(world.owner, cid).scores["official"] == {} == app.candidacy(world.owner, cid).scores["mock"]
         # the same sheet with valid points is recorded in full
-        assert app.submit_score_sheet(assessor, cid, "official", {"1": "2", "3": "0", "2": 1.5}, on="2020-10-15") == 3
+        assert app.submit_score_sheet(assessor, cid, "official", {**full, "1": "2", "3": "0", "2": 1.5}, on="2020-10-15") == 60
         assert app.candidacy(world.owner, cid).scores["official"]["assessor-1"] == {
-            "1": "2", "2": "1.5", "3": "0"
+            **full, "1": "2", "2": "1.5", "3": "0"
         }
 
     def test_an_item_is_scored_once_per_assessor_and_kind_then_corrected(self, world):
@@ -479,13 +487,19 @@ class TestScores:
         campaign = opened(world)
         cid = approved(world, campaign)
         first, second = world.assessors[:2]
-        app.submit_score_sheet(first, cid, "official", {"1": "2", "5": "1"}, on="2020-10-15")
-        violation(app, lambda: app.submit_score_sheet(first, cid, "official", {"2": "3", "5": "2", "1": "1"}),
-                  "assessor assessor-1 already scored item(s) 1, 5 (official)", "correction")
-        # the refused sheet's new item 2 was not recorded either
-        assert sorted(app.candidacy(world.owner, cid).scores["official"]["assessor-1"]) == ["1", "5"]
-        violation(app, lambda: app.correct_score(first, cid, "official", "2", "1", "录入错误"),
-                  "assessor assessor-1 has no official score for item 2 to correct")
+        full = sheet(world.rubric, 90)
+        app.submit_score_sheet(first, cid, "official", full, on="2020-10-15")
+        violation(app, lambda: app.submit_score_sheet(first, cid, "official", sheet(world.rubric, 85)),
+                  "assessor assessor-1 already scored item(s) 1, 2, 3, 4", "59, 60 (official)", "correction")
+        assert app.candidacy(world.owner, cid).scores["official"]["assessor-1"] == full
+        # a self-assessment may cover some items; each is still scored once, and a sheet
+        # repeating one is refused whole: its new item 2 is not recorded either
+        app.submit_score_sheet(world.community, cid, "self", {"1": "2", "5": "1"}, on="2020-10-15")
+        violation(app, lambda: app.submit_score_sheet(world.community, cid, "self", {"2": "3", "5": "2", "1": "1"}),
+                  "assessor juweihui already scored item(s) 1, 5 (self)", "correction")
+        assert sorted(app.candidacy(world.owner, cid).scores["self"]["juweihui"]) == ["1", "5"]
+        violation(app, lambda: app.correct_score(world.community, cid, "self", "2", "1", "录入错误"),
+                  "assessor juweihui has no self score for item 2 to correct")
         violation(app, lambda: app.correct_score(second, cid, "official", "1", "1", "录入错误"),
                   "assessor assessor-2 has no official score for item 1 to correct")
         violation(app, lambda: app.correct_score(first, cid, "mock", "1", "1", "录入错误"), error=PermissionDenied)
@@ -494,9 +508,10 @@ class TestScores:
         invalid(app, lambda: app.correct_score(first, cid, "official", "99", "1", "录入错误"), "points", "99")
         invalid(app, lambda: app.correct_score(first, cid, "final", "1", "1", "录入错误"), "kind", "final")
         # other assessors and other kinds score the same item independently
-        app.submit_score_sheet(second, cid, "official", {"1": "1.5"}, on="2020-10-15")
+        app.submit_score_sheet(second, cid, "official", {**full, "1": "1.5"}, on="2020-10-15")
         app.correct_score(first, cid, "official", "1", "1", "录入错误", on="2020-10-16")
-        assert app.candidacy(world.owner, cid).scores["official"]["assessor-1"]["1"] == "1"
+        scores = app.candidacy(world.owner, cid).scores["official"]
+        assert (scores["assessor-1"]["1"], scores["assessor-2"]["1"]) == ("1", "1.5")
 
     def test_official_scoring_needs_an_approved_active_candidacy_in_an_open_campaign(self, world):
         app = world.app
@@ -697,7 +712,7 @@ def scored_world(world: World) -> dict[str, str]:
 
 
 class TestNoticeAndDecision:
-    def test_notice_needs_every_application_reviewed_and_assessed(self, world):
+    def test_notice_needs_every_application_reviewed_and_leaves_off_the_unassessed(self, world):
         app = world.app
         ids = scored_world(world)
         campaign = ids["campaign"]
@@ -706,13 +721,25 @@ class TestNoticeAndDecision:
         violation(app, lambda: app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07"),
                   "1 application(s) still await the district's review", ids["c2"])
         app.review(world.district, ids["c2"], "approve", on="2020-03-11")
-        violation(app, lambda: app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07"),
-                  "新立花园社区: official assessment incomplete", "item(s) 1, 2, 3")
-        app.submit_score_sheet(world.assessors[0], ids["c2"], "official", sheet(world.rubric, 85), on="2020-10-15")
         invalid(app, lambda: app.open_public_notice(world.owner, campaign, "2020-11-07", "2020-11-01"),
                 "end", "2020-11-01", "on or after start 2020-11-07")
+        # c2 has no official assessment: the notice opens without it, saying why
         listed = app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07")
-        assert sorted(listed) == sorted([ids["c1"], ids["c2"]])
+        assert listed == [ids["c1"]]
+        left_off = {row["candidacy_id"]: row for row in app.notice_left_off(world.owner, campaign)}
+        assert sorted(left_off) == sorted([ids["c2"], ids["c3"]])
+        assert {k: left_off[ids["c2"]][k] for k in ("community_id", "community", "level")} == {
+            "community_id": world.communities["c2"], "community": "新立花园社区", "level": "meili"}
+        assert left_off[ids["c2"]]["reasons"][0] == "未进行综合评估 (no official assessment recorded)"
+        assert "未进行满意度测评 (no satisfaction survey recorded)" in left_off[ids["c2"]]["reasons"]
+        assert left_off[ids["c3"]]["reasons"] == ["综合得分 72.50 低于 80 分 (official total 72.50 is below 80)"]
+        preliminary = app.campaign(world.owner, campaign).notice["preliminary"]
+        assert preliminary[ids["c2"]] == {"listed": False, "reasons": left_off[ids["c2"]]["reasons"]}
+        # scores and surveys are fixed from now on
+        violation(app, lambda: app.submit_score_sheet(world.assessors[0], ids["c2"], "official", sheet(world.rubric, 85)),
+                  "scores of campaign meili-2020 are fixed since the preliminary list went on public notice")
+        violation(app, lambda: world.survey(ids["c2"]),
+                  "the survey of campaign meili-2020 is fixed since the preliminary list went on public notice")
         violation(app, lambda: app.open_public_notice(world.owner, campaign, "2020-11-01", "2020-11-07"),
                   "has already had its public notice")
 
@@ -860,7 +887,7 @@ def test_a_configured_veto_recorded_during_the_notice_blocks_naming(world, vetoe
     if vetoed:
         assert candidacy.status == NOT_NAMED and held == []
         assert [ch["rule"] for ch in failed] == ["no_veto"]
-        assert failed[0]["actual"] == "['V1']" and "一票否决项 V1" in failed[0]["reason"]
+        assert failed[0]["actual"] == ["V1"] and "一票否决项 V1" in failed[0]["reason"]
         assert derivation["outcome"]["vetoes"] == ["V1"]
         assert any("一票否决项 V1" in r for r in derivation["reasons"])
     else:
@@ -913,9 +940,9 @@ def test_configure_rubric_replaces_the_provisional_premium_standard(world, confi
     if configured:
         # 92 < 95: left off the preliminary list, so the decision cites the preliminary reasons
         assert held == ["meili"]
-        assert "未列入公示名单" in derivation["reasons"][0]
         reasons = derivation["outcome"]["preliminary"]["reasons"]
-        assert reasons == ["综合得分 92.0000 低于 95 分 (official total 92.0000 is below 95)"]
+        assert reasons == ["综合得分 92.00 低于 95 分 (official total 92.00 is below 95)"]
+        assert derivation["reasons"] == [*reasons, "未列入公示名单 (not on the public notice list)"]
     else:
         assert held == ["jingpin", "meili"]
         assert derivation["outcome"]["provisional"] is True

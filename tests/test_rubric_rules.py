@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -175,9 +176,13 @@ class TestCanonicalJsonAndHash:
 class TestSubtotals:
     def test_exact_decimal_arithmetic(self):
         rubric = Rubric.model_validate(small())
-        per_category, total = subtotals(rubric, {"a1": Decimal("0.5"), "a2": Decimal("1.5"), "b1": Decimal("2.5")})
-        assert per_category == {"a": Decimal("2.0"), "b": Decimal("2.5")}
-        assert total == Decimal("4.5") and isinstance(total, Decimal)
+        per_category, total = subtotals(rubric, {"a1": Fraction(1, 2), "a2": Fraction(3, 2), "b1": Fraction(5, 2)})
+        assert per_category == {"a": Fraction(2), "b": Fraction(5, 2)}
+        assert total == Fraction(9, 2) and isinstance(total, Fraction)
+        # points given as decimals are taken exactly; a mean over assessors stays a fraction
+        per_category, total = subtotals(rubric, {"a1": Decimal("0.5"), "a2": Fraction(5, 3), "b1": Decimal("2.5")})
+        assert per_category == {"a": Fraction(13, 6), "b": Fraction(5, 2)}
+        assert total == Fraction(14, 3) and all(isinstance(v, Fraction) for v in [total, *per_category.values()])
 
     def test_missing_items_count_as_zero_and_unknown_ids_are_ignored(self):
         rubric = Rubric.model_validate(small())
@@ -228,7 +233,7 @@ class TestTianjinRubric:
 
 STYLE = ThresholdStyle()
 SATISFIED = {"respondents": 200, "households": 200, "satisfied": 180, "basically_satisfied": 10,
-             "dissatisfied": 10, "satisfaction_rate": Decimal("0.9500"), "participation_rate": Decimal("0.1667")}
+             "dissatisfied": 10, "satisfaction_rate": Fraction(19, 20), "participation_rate": Fraction(1, 6)}
 
 
 def candidate(
@@ -243,23 +248,23 @@ def candidate(
     titles: list[str] | None = None,
     cid: str = "cand-1",
 ) -> CandidateEvidence:
-    total = Decimal(str(total))
+    total = Fraction(str(total))
     if survey == "default":
         survey = dict(SATISFIED)
         if rate is not None:
-            survey["satisfaction_rate"] = Decimal(rate)
+            survey["satisfaction_rate"] = Fraction(rate)
     return CandidateEvidence(
         candidacy_id=cid,
         community_id="community-1",
         community_name="詹滨里社区",
         level=level,
-        item_points={"1": Decimal("2")},
+        item_points={"1": Fraction(2)},
         subtotals={"self_governance": total},
         total=total,
         assessors=["assessor-1", "assessor-2"],
-        self_total=Decimal("90"),
+        self_total=Fraction(90),
         mock_total=None,
-        application_total=Decimal("90"),
+        application_total=Fraction(90),
         vetoes=list(vetoes or []),
         survey=survey,
         objections={"open": open_objections, "upheld": upheld, "dismissed": 0},
@@ -287,10 +292,16 @@ class TestThresholdStyle:
         assert passed.reasons == ["达到美丽社区标准 (meets every rule of meili)"]
         short = judge(candidate("79.5"))
         assert not short.named and failed(short) == ["min_total"]
-        assert short.reasons == ["综合得分 79.5 低于 80 分 (official total 79.5 is below 80)"]
-        check = short.derivation["checks"][1]
-        assert (check["required"], check["actual"]) == ("80", "79.5")
+        assert short.reasons == ["综合得分 79.50 低于 80 分 (official total 79.50 is below 80)"]
+        check = short.derivation["checks"][2]
+        assert check["rule"] == "min_total"
+        assert (check["required"], check["actual"]) == ("80", {"exact": "159/2", "published": "79.50"})
         assert not judge(candidate("79.5"), final=False).named
+        # the exact total is compared: 79.996 publishes as 80.00 but stays below the line
+        close = judge(candidate("79.996"))
+        assert not close.named and failed(close) == ["min_total"]
+        assert close.reasons == ["综合得分 80.00（精确值 19999/250）低于 80 分 "
+                                 "(official total 80.00, exactly 19999/250, is below 80)"]
 
     def test_a_veto_blocks_at_both_stages(self):
         for final in (False, True):
@@ -308,12 +319,12 @@ class TestThresholdStyle:
         assert final.derivation["stage"] == "final"
         assert judge(candidate(92, open_objections=1)).named  # dismissed/open counts are not "upheld"
 
-    def test_a_missing_survey_blocks_the_final_decision_only(self):
+    def test_a_missing_survey_blocks_both_stages(self):
         evidence = candidate(92, survey=None)
-        assert judge(evidence, final=False).named
-        final = judge(evidence)
-        assert not final.named and failed(final) == ["survey_recorded"]
-        assert final.reasons == ["未进行满意度测评 (no satisfaction survey recorded)"]
+        for final in (False, True):
+            outcome = judge(evidence, final=final)
+            assert not outcome.named and failed(outcome) == ["survey_recorded"]
+            assert outcome.reasons == ["未进行满意度测评 (no satisfaction survey recorded)"]
         # a rubric that does not require the survey names the candidate without one
         small_rubric = Rubric.model_validate(small())
         assert judge(candidate(5, level="basic", survey=None), rubric=small_rubric).named
@@ -322,10 +333,14 @@ class TestThresholdStyle:
         assert judge(candidate(92, "jingpin", rate="0.9")).named  # exactly 90%
         low = judge(candidate(92, "jingpin", rate="0.8999"))
         assert not low.named and failed(low) == ["min_satisfaction_rate"]
-        assert low.derivation["checks"][-1]["required"] == "0.9"
+        (check,) = [ch for ch in low.derivation["checks"] if ch["rule"] == "min_satisfaction_rate"]
+        assert check["required"] == "0.9" and check["actual"] == {"exact": "8999/10000", "published": "89.99%"}
+        assert low.reasons[0] == "满意率 89.99% 低于 90% (satisfaction rate 89.99% is below 90%)"
+        assert not judge(candidate(92, "jingpin", rate="0.8999"), final=False).named  # checked at both stages
         none = judge(candidate(92, "jingpin", survey=None))
         # without a survey the community does not qualify for 美丽社区 either
-        assert failed(none) == ["requires_level", "survey_recorded", "min_satisfaction_rate"]
+        assert failed(none) == ["survey_recorded", "min_satisfaction_rate", "requires_level"]
+        assert none.reasons[1] == "无满意率 (no satisfaction rate recorded)"
         below = judge(candidate("89.5", "jingpin"))
         assert failed(below) == ["min_total"]
 
@@ -344,8 +359,12 @@ class TestThresholdStyle:
         vetoed = judge(candidate("4.5", "premium", vetoes=["V1"]), rubric=rubric)
         assert failed(vetoed) == ["no_veto", "requires_level"]
         # Tianjin: a 92-point community qualifies for 美丽社区 concurrently, or holds it already
-        assert judge(candidate(92, "jingpin")).derivation["checks"][2]["actual"] == "qualifies"
-        assert judge(candidate(92, "jingpin", titles=["meili"])).derivation["checks"][2]["actual"] == "held"
+        def requires(outcome: Outcome) -> str:
+            (check,) = [ch for ch in outcome.derivation["checks"] if ch["rule"] == "requires_level"]
+            return check["actual"]
+
+        assert requires(judge(candidate(92, "jingpin"))) == "qualifies"
+        assert requires(judge(candidate(92, "jingpin", titles=["meili"]))) == "held"
 
     def test_provisional_levels_say_so_in_reasons_and_derivation(self):
         premium = judge(candidate(92, "jingpin"))
@@ -392,12 +411,21 @@ class TestThresholdStyle:
     def test_derivation_shows_the_figures_and_rules_used(self):
         outcome = judge(candidate(92, "jingpin"))
         d = outcome.derivation
-        assert d["total"] == "92" and d["max_total"] == "100" and d["self_total"] == "90" and d["mock_total"] is None
-        assert d["rules"] == {"min_total": "90", "min_self_total": "90", "require_survey": True,
-                              "min_satisfaction_rate": "0.9", "requires_level": "meili"}
-        assert d["survey"]["satisfaction_rate"] == "0.9500" and d["survey"]["respondents"] == 200
+        assert d["total"] == {"exact": "92", "published": "92.00"} and d["max_total"] == "100"
+        assert d["self_total"] == {"exact": "90", "published": "90.00"} and d["mock_total"] is None
+        assert d["subtotals"] == {"self_governance": {"exact": "92", "published": "92.00"}}
+        assert d["rules"] == {"category_floors": [], "required_items": [], "require_survey": True,
+                              "min_satisfaction_rate": "0.9", "exclusive_levels": [],
+                              "min_total": "90", "min_self_total": "90", "requires_level": "meili"}
+        assert d["survey"]["satisfaction_rate"] == {"exact": "19/20", "published": "95.00%"}
+        assert d["survey"]["participation_rate"] == {"exact": "1/6", "published": "16.67%"}
+        assert d["survey"]["respondents"] == 200
+        assert d["publication"] == {"places": 2, "rounding": "half_up", "compare": "exact"}
+        assert d["incomplete"] == [] and d["application_gate"] == {
+            "min_self_total": "90", "application_total": {"exact": "90", "published": "90.00"}}
         assert [ch["rule"] for ch in d["checks"]] == [
-            "no_veto", "min_total", "requires_level", "no_upheld_objection", "survey_recorded", "min_satisfaction_rate",
+            "assessment_complete", "no_veto", "min_total", "survey_recorded", "min_satisfaction_rate",
+            "no_upheld_objection", "requires_level",
         ]
 
 

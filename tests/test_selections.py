@@ -44,8 +44,10 @@ def test_a_person_award_selects_ten_of_twelve_with_the_boundary_tie_broken_by_no
     ranking = app.select(world.owner, award, on="2020-03-10")
     assert [r["nominee_id"] for r in ranking] == [f"n{k:02d}" for k in range(1, 13)]
     assert [r["rank"] for r in ranking] == list(range(1, 13))
-    assert [r["figure"] for r in ranking[9:]] == ["85.0000"] * 3 and all(r["tied"] for r in ranking[9:])
-    assert not ranking[8]["tied"] and ranking[0]["figure"] == "95.0000" and ranking[0]["assessors"] == 3
+    assert [r["figure"] for r in ranking[9:]] == ["85.00"] * 3 and all(r["tied"] for r in ranking[9:])
+    assert [r["exact"] for r in ranking[9:]] == ["85"] * 3  # the exact means tie, not just the published ones
+    assert not ranking[8]["tied"] and ranking[0]["figure"] == "95.00" and ranking[0]["assessors"] == 3
+    assert ranking[0]["exact"] == "95"
     assert [r["selected"] for r in ranking] == [True] * 10 + [False] * 2
     stored = app.selection(world.auditor, award)
     assert stored.ranking == ranking and stored.tie_break == TIE_BREAK
@@ -65,6 +67,7 @@ def test_a_votes_award_ranks_by_vote_count(world):
     assert [(r["nominee_id"], r["figure"], r["selected"]) for r in ranking] == [
         ("v2", "340", True), ("v1", "120", True), ("v3", "120", False)
     ]
+    assert [r["exact"] for r in ranking] == ["340", "120", "120"]
     assert app.selection(world.owner, award).max_score is None
 
 

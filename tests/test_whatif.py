@@ -5,7 +5,7 @@ scenario runs on each storage backend and must record nothing."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -54,12 +54,13 @@ def dongli(app) -> str:
     return demo.build(app)
 
 
-def recorded_totals(app: CivicLedger, campaign_id: str) -> dict[str, tuple[str, Decimal, bool]]:
-    """candidacy -> (level, official total, named at the decision) as recorded."""
+def recorded_totals(app: CivicLedger, campaign_id: str) -> dict[str, tuple[str, Fraction, str, bool]]:
+    """candidacy -> (level, exact official total, published total, named at the decision) as recorded."""
     rows = {}
     for cid in app.campaign(demo.DEMO.reader, campaign_id).candidacies:
         derivation = app.candidacy(demo.DEMO.reader, cid).decision["derivation"]
-        rows[cid] = (derivation["level"], Decimal(derivation["outcome"]["total"]), derivation["named"])
+        total = derivation["outcome"]["total"]
+        rows[cid] = (derivation["level"], Fraction(total["exact"]), total["published"], derivation["named"])
     return rows
 
 
@@ -85,7 +86,7 @@ def test_the_recorded_version_changes_nothing_and_nothing_is_recorded(app, dongl
 def test_a_raised_pass_line_unnames_exactly_the_totals_below_it(app, dongli, tmp_path):
     ref = with_line(app, tmp_path, demo.DEMO.reader, 85)
     recorded = recorded_totals(app, dongli)
-    expected = {cid for cid, (level, total, named) in recorded.items() if level == "meili" and named and 80 <= total < 85}
+    expected = {cid for cid, (level, total, _, named) in recorded.items() if level == "meili" and named and 80 <= total < 85}
     assert len(expected) == 3  # 安澜里 81, 兰亭 82, 德馨苑 84 (锦绣坊 84 was refused for an upheld objection)
 
     before = notification_count(app)
@@ -97,7 +98,8 @@ def test_a_raised_pass_line_unnames_exactly_the_totals_below_it(app, dongli, tmp
     assert len(result.unchanged) == 12 and result.unscorable == []
     for row in result.changed:
         assert (row.recorded_named, row.whatif_named, row.changed) == (True, False, True)
-        total = recorded[row.candidacy_id][1]
+        total = recorded[row.candidacy_id][2]
+        assert total == f"{recorded[row.candidacy_id][1]}.00"  # whole points, published to 2 places
         assert row.reasons == [f"综合得分 {total} 低于 85 分 (official total {total} is below 85)"]
         assert 'outcome.rules.min_total: "80" -> "85"' in row.differences
         assert "outcome.checks[min_total].passed: true -> false" in row.differences
@@ -115,7 +117,7 @@ def test_a_lowered_pass_line_names_candidacies_the_recorded_line_kept_off_the_no
     assert notification_count(app) == before
 
     (flipped,) = result.changed
-    assert (flipped.community, flipped.recorded_total, flipped.on_notice) == ("清溪苑社区", "77.0000", False)
+    assert (flipped.community, flipped.recorded_total, flipped.on_notice) == ("清溪苑社区", "77.00", False)
     assert (flipped.recorded_named, flipped.whatif_named) == (False, True)
     assert flipped.reasons == ["达到美丽社区标准 (meets every rule of meili)"]
     assert "preliminary.listed: false -> true" in flipped.differences
@@ -124,7 +126,7 @@ def test_a_lowered_pass_line_names_candidacies_the_recorded_line_kept_off_the_no
     still_off = next(r for r in result.decisions if r.community == "鸿运里社区")
     assert (still_off.status, still_off.whatif_named) == ("unchanged", False)
     assert still_off.reasons == [
-        "未列入公示名单 (not on the public notice list)", "综合得分 74.0000 低于 75 分 (official total 74.0000 is below 75)"
+        "综合得分 74.00 低于 75 分 (official total 74.00 is below 75)", "未列入公示名单 (not on the public notice list)"
     ]
 
 
@@ -160,7 +162,7 @@ def test_lowering_the_line_back_reverses_a_raised_campaign(app, tmp_path):
     assert all((r.recorded_named, r.whatif_named) == (False, True) for r in result.changed)
     below = next(r for r in result.decisions if r.candidacy_id == ids["c4"])
     assert below.reasons == [
-        "未列入公示名单 (not on the public notice list)", "综合得分 78.0000 低于 80 分 (official total 78.0000 is below 80)"
+        "综合得分 78.00 低于 80 分 (official total 78.00 is below 80)", "未列入公示名单 (not on the public notice list)"
     ]
     # and the same version again changes nothing
     assert app.whatif(world.auditor, campaign, raised).changed == []

@@ -313,7 +313,10 @@ def record_survey(candidacy_id: str, body: SurveyIn, actor: CurrentActor, app: L
     summary="公示初选名单 Open the public notice",
     description="市民政局将评分规则产生的初选名单公示；所有申报须已初审，此后评分不可更改。The city owner puts the "
                 "preliminary list drawn by the rubric's decision style on public notice; every application must "
-                "have been reviewed, and scores are fixed from now on. Returns the candidacies on the list; "
+                "have been reviewed, and scores and surveys are fixed from now on. A candidate is listed only if "
+                "every rule the notice period cannot change already passes (docs/rules.md §6). Returns the "
+                "candidacies on the list (`listed`) and each one left off with the rules that kept it off "
+                "(`left_off`: `candidacy_id`, `community_id`, `community`, `level`, `reasons`); "
                 "`Location` is the notice. `If-Match` names the campaign's version.",
 )
 def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, app: Ledger,
@@ -321,7 +324,7 @@ def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, ap
     with expect(app, request, campaign_id) as saved:
         listed = app.open_public_notice(actor, campaign_id, body.start, body.end, on=body.on)
     location(response, f"/campaigns/{campaign_id}/notice")
-    return written(app, saved, campaign_id, listed=listed)
+    return written(app, saved, campaign_id, listed=listed, left_off=app.notice_left_off(actor, campaign_id))
 
 
 @router.post(

@@ -127,7 +127,7 @@ def selection_view(app: CivicLedger, selection: Selection) -> dict[str, Any]:
             "reason": nominee["reason"],
             "order": nominee["order"],
             "nominated_by": nominee["by"],
-            "figure": str(app.figure(selection, nominee_id)) if selection.has_figure(nominee_id) else None,
+            **(app.shown_figure(selection, nominee_id) if selection.has_figure(nominee_id) else {"figure": None, "exact": None}),
         }
         if selection.method == "score":
             row["scores"] = dict(selection.scores.get(nominee_id, {}))

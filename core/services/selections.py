@@ -193,6 +193,12 @@ class SelectionCommands(QueryMixin):
             return mean([exact(p) for p in selection.scores[nominee_id].values()])
         return Fraction(selection.votes[nominee_id])
 
+    def shown_figure(self, selection: Selection, nominee_id: str) -> dict[str, str]:
+        """A nominee's figure as every interface shows it: ``figure`` published (a mean score
+        to 2 places, half up; a vote count as it is) and ``exact`` (the canonical fraction)."""
+        value = self.figure(selection, nominee_id)
+        return {"figure": published(value) if selection.method == "score" else str(value), "exact": canonical(value)}
+
     def select(self, actor: Actor, selection_id: str, on: str | None = None) -> list[dict[str, Any]]:
         """Make the selection once (city owner) and record the full ranking.
 
@@ -217,8 +223,7 @@ class SelectionCommands(QueryMixin):
                 "rank": rank,
                 "nominee_id": n,
                 "name": selection.nominees[n]["name"],
-                "figure": published(figures[n]) if selection.method == "score" else str(figures[n]),
-                "exact": canonical(figures[n]),
+                **self.shown_figure(selection, n),
                 "selected": selection.places is None or rank <= selection.places,
                 "tied": counts[figures[n]] > 1,
             }
