@@ -137,7 +137,7 @@ class AuditQueries(SelectionCommands):
         with the differing lines of the derivation."""
         try:
             inputs = self.decision_inputs(actor, campaign_id, recorded)
-        except MissingRubric as exc:
+        except (MissingRubric, RuleViolation, PluginError) as exc:  # the evidence cannot be rebuilt as recorded
             campaign = self.campaign(actor, campaign_id)
             return [
                 Verdict(cid, self.community(actor, c.community_id).name, c.level, "unverifiable", [str(exc)])

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.plugins.types import CandidateEvidence, DecisionContext, Outcome
 from core.rubric import Rubric
-from core.styles.rules import CommonRules, Judgement, evidence_figures, exclusive, validate_common
+from core.styles.rules import PROVISIONAL_MARK, CommonRules, Judgement, evidence_figures, exclusive, validate_common
 
 FACT_NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -161,8 +161,11 @@ class ChecklistByTypeStyle:
                   check.pop("reason") or "", **check)
         # the checklist's items are checked above; the shared kinds add floors, survey, objections
         j.common(rules.model_copy(update={"required_items": []}))
-        label = rubric.level(c.level).label
+        level_def = rubric.level(c.level)
+        label = level_def.label
         reasons = [f"达到{label}全部要求 (meets every requirement of {c.level})"] if j.passed else j.reasons
+        if level_def.provisional:
+            reasons.append(f"{PROVISIONAL_MARK}，非官方 (provisional standard: {level_def.note or 'not official'})")
         derivation = {
             "stage": "final" if final else "preliminary",
             "type": c.level,
@@ -172,6 +175,7 @@ class ChecklistByTypeStyle:
             "met_items": sum(1 for ch in j.checks if ch["rule"].startswith("item:") and ch["passed"]),
             "facts": dict(sorted(c.facts.items())),
             "rules": rules.model_dump(mode="json"),
+            "provisional": level_def.provisional,
             "checks": j.checks,
         }
         return Outcome(c.candidacy_id, j.passed, reasons, derivation)

@@ -32,8 +32,8 @@ core decides only candidates that were on public notice: a reserve can move up o
 residents could object to it too.
 
 **Decision (命名).** The noticed candidates are ranked again on the final evidence. A
-candidate is excluded when a veto applies, an objection against it was upheld, or (with
-``require_survey``) no satisfaction survey was recorded. The others fill the N places in
+candidate is excluded when any check fails: the rules of the notice list above, the
+satisfaction rate (``min_satisfaction_rate``), or an objection against it was upheld. The others fill the N places in
 rank order; a reserve that moves up because a candidate ranked above it was excluded says
 which ones freed the place. Levels are ranked separately (``exclusive_levels`` is refused:
 a place is a place of one level).

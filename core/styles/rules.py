@@ -126,11 +126,11 @@ class Judgement:
         scale = 100 if rate else 1
         unit = "%" if rate else ""
         if actual is None:
-            return self.add(rule, number(line), None, False, f"无{zh} (no {en} recorded)", **extra)
+            return self.add(rule, number(line), None, False, f"无{zh} (no {en} recorded)", **extra, compared=self.rule.compare)
         passed = compared(actual * scale, self.rule) >= line * scale
         shown = published(actual * scale, self.rule) + unit
         wanted = number(line * scale) + unit
-        exactly = canonical(actual * scale) + unit
+        exactly = canonical(actual)  # a rate exactly as a fraction of 1
         # the published figure alone would seem to reach the line: show the exact value too
         hidden = not passed and Fraction(Decimal(published(actual * scale, self.rule))) >= line * scale
         points = "" if rate else " 分"

@@ -123,7 +123,9 @@ class ThresholdStyle:
             elif required in judged:
                 # the community stands for the required level in this campaign: its outcome counts
                 passed = judged[required]
-                state = "awarded in this decision" if passed else "refused in this decision"
+                laddered = any(required in group and level in group for group in rules.exclusive_levels)
+                # on a ladder the lower level qualifies but gives way to this one (docs/rules.md §4.6)
+                state = ("qualifies in this decision" if laddered else "awarded in this decision") if passed else "refused in this decision"
             else:
                 passed = self._judge(rubric, required, c, final=final, judged={}).named
                 state = "qualifies" if passed else "does not qualify"

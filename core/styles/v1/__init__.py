@@ -66,6 +66,8 @@ def evidence(rubric: Rubric, candidacy: Any, community: Any, combine: Any) -> Ca
     """A candidacy's evidence as version 1 built it; ``combine`` is the rubric's
     aggregation over Decimals. Raises ``ValueError`` when an item has no official points
     (version 1 could not decide such a candidacy)."""
+    if not isinstance(rubric.aggregation, str) or rubric.aggregation == "trimmed_mean":
+        raise ValueError("a decision made before exact arithmetic cannot have used a trimmed mean (记录与评分标准不符)")
     official, missing = _combined(rubric, candidacy.scores["official"], combine)
     if missing:
         raise ValueError(f"{community.name}: official assessment incomplete; no official score for item(s) {', '.join(missing)}")
