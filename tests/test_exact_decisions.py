@@ -34,15 +34,29 @@ def world(app) -> World:
     return World(app)
 
 
-def sheets_79_79_82(rubric) -> list[dict[str, str]]:
-    """Totals 79, 79 and 82 where the third assessor gives one point more on three items
-    the others left short: those items' means are x + 1/3, the exact mean total is 80."""
+def raised_sheets(rubric, raised_items: int) -> list[dict[str, str]]:
+    """Three sheets of 79 where the third assessor gives one point more on ``raised_items``
+    items the others left short: those items' means are x + 1/3, the exact total
+    79 + raised_items / 3 (3 items: 79/79/82, exactly 80)."""
     base = sheet_for_total(rubric, 79)
     raised = dict(base)
-    short = [i.id for i in rubric.items() if Decimal(base[i.id]) + 1 <= i.max_points][:3]
-    for item in short:
+    for item in [i.id for i in rubric.items() if Decimal(base[i.id]) + 1 <= i.max_points][:raised_items]:
         raised[item] = canonical_points(Decimal(base[item]) + 1)
     return [base, base, raised]
+
+
+def scored_candidacy(world: World, sheets: list[dict[str, str]]) -> tuple[str, str]:
+    """A campaign with one approved candidacy of c1, scored by the world's assessors with
+    ``sheets`` and surveyed; returns (campaign, candidacy)."""
+    app = world.app
+    campaign = world.setup()
+    app.open_campaign(world.owner, campaign, on="2020-03-09")
+    cid = world.apply(campaign, "c1")
+    app.review(world.district, cid, "approve", on="2020-03-11")
+    for assessor, sheet in zip(world.assessors, sheets):
+        app.submit_score_sheet(assessor, cid, "official", sheet, on="2020-10-15")
+    world.survey(cid)
+    return campaign, cid
 
 
 def through_notice(world: World, campaign: str, cids: list[str]) -> list[str]:
@@ -57,13 +71,7 @@ def through_notice(world: World, campaign: str, cids: list[str]) -> list[str]:
 
 def test_79_79_82_is_exactly_80_and_named(world):
     app = world.app
-    campaign = world.setup()
-    app.open_campaign(world.owner, campaign, on="2020-03-09")
-    cid = world.apply(campaign, "c1")
-    app.review(world.district, cid, "approve", on="2020-03-11")
-    for assessor, sheet in zip(world.assessors, sheets_79_79_82(world.rubric)):
-        app.submit_score_sheet(assessor, cid, "official", sheet, on="2020-10-15")
-    world.survey(cid)
+    campaign, cid = scored_candidacy(world, raised_sheets(world.rubric, 3))
     assert through_notice(world, campaign, [cid]) == [cid]
     assert app.decide(world.owner, campaign, on="2020-11-20") == {cid: True}
     derivation = app.candidacy(world.owner, cid).decision["derivation"]
@@ -81,17 +89,7 @@ def test_79_79_82_is_exactly_80_and_named(world):
 
 def test_two_thirds_of_a_point_short_is_refused_and_the_reason_says_so(world):
     app = world.app
-    campaign = world.setup()
-    app.open_campaign(world.owner, campaign, on="2020-03-09")
-    cid = world.apply(campaign, "c1")
-    app.review(world.district, cid, "approve", on="2020-03-11")
-    base = sheet_for_total(world.rubric, 79)
-    raised = dict(base)
-    for item in [i.id for i in world.rubric.items() if Decimal(base[i.id]) + 1 <= i.max_points][:2]:
-        raised[item] = canonical_points(Decimal(base[item]) + 1)
-    for assessor, sheet in zip(world.assessors, [base, base, raised]):  # exactly 79 + 2/3
-        app.submit_score_sheet(assessor, cid, "official", sheet, on="2020-10-15")
-    world.survey(cid)
+    campaign, cid = scored_candidacy(world, raised_sheets(world.rubric, 2))  # exactly 79 + 2/3
     assert through_notice(world, campaign, [cid]) == []
     reason = "综合得分 79.67 低于 80 分 (official total 79.67 is below 80)"
     assert [row["reasons"] for row in app.notice_left_off(world.owner, campaign)] == [[reason]]
