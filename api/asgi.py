@@ -60,8 +60,13 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 async def send_problem(scope: Scope, receive: Receive, send: Send, status: int, code: str, title: str, detail: str,
-                       **extra: str) -> None:
+                       headers: dict[str, str] | None = None, **extra: str) -> None:
     """A problem document (see :mod:`api.problems`) answered straight from a middleware."""
     problem = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail,
                "instance": URL(scope=scope).path, **extra}
-    await Response(json.dumps(problem, ensure_ascii=False), status_code=status, media_type=MEDIA_TYPE)(scope, receive, send)
+    text = json.dumps(problem, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in what is quoted back: escaped, as JSON allows
+        text = json.dumps(problem)
+    await Response(text, status_code=status, media_type=MEDIA_TYPE, headers=headers)(scope, receive, send)

@@ -28,6 +28,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from psycopg.sql import SQL, Identifier, Literal
 
 from core.chain import GENESIS, ChainRow, link
+from core.fences import FENCE, sqlite_mark, written_lines
 
 FETCH = 5000
 #: Part of the message of every refusal to link onto a broken chain.
@@ -128,6 +129,9 @@ class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
 
     def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         new = _links_for(stored_events, lambda stream, version: self.links.get((str(stream), version)))
+        fence = FENCE.get()
+        if fence is not None and fence.mark is not None:  # uniqueness is checked before this method runs
+            fence.mark(written_lines(stored_events))
         ids = super()._update_table(stored_events, **kwargs)
         for stream, version, digest in new:
             self.links[(str(stream), version)] = digest
@@ -234,6 +238,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorde
             f"INSERT INTO {self.chain_table_name} VALUES (?,?,?)",
             [(s.hex, v, d) for s, v, d in _links_for(stored_events, previous)],
         )
+        fence = FENCE.get()
+        if fence is not None:
+            sqlite_mark(c, fence, stored_events)
         return ids
 
     def _where(self, alias: str, streams: Sequence[UUID] | None) -> tuple[str, list[str]]:
@@ -331,6 +338,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 events=Identifier(self.events_table_name), function=function,
             )
         )
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        fence = FENCE.get()
+        if fence is not None and fence.function is not None:
+            # pipelined with the events' insert; the function raises when the claim is lost
+            curs.execute(SQL("SELECT {0}(%s, %s, %s, %s)").format(SQL(fence.function)),
+                         (fence.scope, fence.key, fence.holder, written_lines(stored_events)))
 
     def create_table(self) -> None:
         """Tables, function and trigger, one process at a time (an advisory lock: replacing

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from core.actors import Actor, Role
 from core.errors import CivicError, NotFound
+from core.text import ALLOWED, bad_character, describe, shown
 from core.services import CivicLedger
 
 app = typer.Typer(
@@ -382,7 +383,19 @@ def plugin_new(
     out.print(f"next: pip install -e {root} && civic plugins && python -m pytest {root}", soft_wrap=True)
 
 
+def check_arguments(arguments: list[str]) -> None:
+    """Refuse (exit code 2, nothing done) an argument with text the platform does not store
+    (:mod:`core.text`); bytes that are not UTF-8 arrive as lone surrogates and are refused too."""
+    for n, argument in enumerate(arguments, start=1):
+        if bad_character(argument) is not None:
+            err.print("[bold red]error:[/] ", end="")
+            err.print(f"argument {n}: {shown(argument)!r} is not allowed; allowed: {ALLOWED} ({describe(argument)} is not) "
+                      f"第{n}个参数无效", soft_wrap=True, markup=False, highlight=False)
+            raise SystemExit(2)
+
+
 def main() -> None:
+    check_arguments(sys.argv[1:])
     app()
 
 

@@ -65,7 +65,8 @@ def _with_progress(
 
 @readmodels_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Each read model's position in the event log and its rows (状态)."""
+    """Each read model's position in the event log, its rows, and the events it could not
+    apply, with their positions (状态)."""
     try:
         app = ledger()
         try:
@@ -77,12 +78,19 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     if as_json:
         dump(rows)
         return
-    table = titled_table("读模型 read models", ("model", "position / log", "state", "rows"))
+    table = titled_table("读模型 read models", ("model", "position / log", "state", "rows", "problems"))
     for row in rows:
         state = "最新 up to date" if row["up_to_date"] else f"落后 behind by {row['log'] - row['position']} notifications"
         table.add_row(LABELS.get(row["model"], row["model"]), f"{row['position']} / {row['log']}", state,
-                      ", ".join(f"{t} {n}" for t, n in row["rows"].items()))
+                      ", ".join(f"{t} {n}" for t, n in row["rows"].items()), str(len(row["problems"])))
     out.print(table)
+    for row in rows:
+        if row["problems"]:
+            listed = titled_table(f"{LABELS.get(row['model'], row['model'])}: 未能应用的事件 events not applied",
+                                  ("position", "stream", "version", "topic", "error"))
+            for p in row["problems"]:
+                listed.add_row(str(p["position"]), p["stream"], str(p["version"]), p["topic"], p["error"])
+            out.print(listed)
 
 
 @readmodels_app.command("catch-up")

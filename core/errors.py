@@ -98,6 +98,19 @@ class ConcurrentChange(VersionConflict):
         )
 
 
+class RequestTakenOver(VersionConflict):
+    """The request ran past its claim on its Idempotency-Key and a retry took the key over;
+    this request recorded nothing (see :mod:`core.fences`)."""
+
+    code = "request_taken_over"
+
+    def __init__(self) -> None:
+        CivicError.__init__(
+            self, "请求已被重试接管，本次未记录 a retry with the same Idempotency-Key took this request over; "
+            "nothing was recorded by this one: the retry's answer stands",
+        )
+
+
 class ConfigurationError(CivicError):
     """The platform is misconfigured (storage URL, plugin settings)."""
 

@@ -69,9 +69,12 @@ from core.rubric import Rubric, subtotals
 from core.services.base import ALL_TENANTS, unreadable
 from core.services.decisions import combined, incomplete
 from core.exact import canonical, exact, mean, published, rate_figure
-from core.sidestore import SideCursor, SideStore
+from core.sidestore import SideCursor, SideStore, transient
+from core.text import shown
 
 POSITIONS = "civic_read_positions"
+#: Events a model could not apply, per model (see :meth:`ReadModels._apply`).
+PROBLEMS = "civic_read_problems"
 #: Notifications pulled and applied per transaction.
 BATCH = 500
 #: Orders of the candidacy list.
@@ -309,6 +312,7 @@ class ReadModels:
         self.batch = batch
         self.models = models()
         self.positions = self.side.table(POSITIONS)
+        self.problems_table = self.side.table(PROBLEMS)
         #: notifications applied by this instance, per model (for tests and monitoring)
         self.applied: Counter[str] = Counter()
         self._counting = threading.Lock()
@@ -322,7 +326,12 @@ class ReadModels:
         return self.side.table(self.models[model].table(logical))
 
     def _create_tables(self) -> None:
-        statements = [f"CREATE TABLE IF NOT EXISTS {self.positions} (model TEXT PRIMARY KEY, position BIGINT NOT NULL)"]
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.positions} (model TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.problems_table} (model TEXT NOT NULL, position BIGINT NOT NULL, "
+            "stream TEXT NOT NULL, version BIGINT NOT NULL, topic TEXT NOT NULL, error TEXT NOT NULL, "
+            "PRIMARY KEY (model, position))",
+        ]
         for m in self.models.values():
             for logical, columns in m.tables.items():
                 statements.append(f"CREATE TABLE IF NOT EXISTS {self.side.table(m.table(logical))} ({columns})")
@@ -399,13 +408,14 @@ class ReadModels:
             # a full batch may stop short of `high`; otherwise every notification up to
             # `high` has been seen and the position may move there
             new_position = batch[-1].id if len(batch) >= self.batch else high
-            ops = m.prepare(self, batch) if batch else []
-            with self.side.transaction() as c:
-                current = self._read_position(c, m, lock=True)
-                if current == position:
-                    for sql, params in ops:
-                        c.execute(sql, params)
-                    c.execute(f"UPDATE {self.positions} SET position = ? WHERE model = ?", (new_position, m.key))
+            try:
+                current = self._apply(m, position, new_position, [(None, m.prepare(self, batch))] if batch else [])
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                # one of the batch's events cannot be applied: each on its own, and the
+                # ones that fail are recorded as the model's problems
+                current = self._apply(m, position, new_position, [self._prepare_one(m, n) for n in batch])
             if current != position:  # another process applied (part of) it meanwhile: theirs stands
                 position = current
                 continue
@@ -423,6 +433,7 @@ class ReadModels:
                 self._read_position(c, m, lock=True)
                 for logical in m.tables:
                     c.execute(f"DELETE FROM {self.side.table(m.table(logical))}")
+                c.execute(f"DELETE FROM {self.problems_table} WHERE model = ?", (m.key,))
                 c.execute(f"UPDATE {self.positions} SET position = 0 WHERE model = ?", (m.key,))
             return self._catch_up(m, progress)
 
@@ -435,9 +446,72 @@ class ReadModels:
                 position = self._read_position(c, m, lock=False)
                 rows = {logical: int(c.query(f"SELECT COUNT(*) FROM {self.side.table(m.table(logical))}")[0][0])
                         for logical in m.tables}
+                problems = [
+                    {"position": int(r[0]), "stream": r[1], "version": int(r[2]), "topic": r[3], "error": r[4]}
+                    for r in c.query(f"SELECT position, stream, version, topic, error FROM {self.problems_table} "
+                                     "WHERE model = ? ORDER BY position", (m.key,))
+                ]
                 out.append({"model": m.name, "layout": m.layout, "position": position, "log": high,
-                            "up_to_date": position >= high, "rows": rows})
+                            "up_to_date": position >= high, "rows": rows, "problems": problems})
         return out
+
+    def problems(self, name: str) -> list[dict[str, Any]]:
+        """The events the model could not apply (see :meth:`_apply`), in log order."""
+        m = self._model(name)
+        return next(row["problems"] for row in self.status() if row["model"] == m.name)
+
+    def _prepare_one(self, m: Model, notification: Any) -> tuple[Any, list[Op] | Exception]:
+        try:
+            return notification, m.prepare(self, [notification])
+        except Exception as exc:
+            if transient(exc):
+                raise
+            return notification, exc
+
+    def _apply(self, m: Model, position: int, new_position: int,
+               prepared: Sequence[tuple[Any, list[Op] | Exception]]) -> int:
+        """Apply prepared changes and move the model to ``new_position`` in one transaction,
+        if the model is still at ``position``; returns the position found.
+
+        ``prepared`` holds (notification, its changes or the error preparing them); a
+        notification of None stands for a whole batch, applied all or nothing (an error
+        rolls the transaction back and is raised). Each notification's changes are applied
+        under a savepoint: when they fail (or could not be prepared), they are undone and
+        the event is recorded as a problem of the model (position, stream, version, topic,
+        error), so that one event can never stop a model; its other rows and every other
+        tenant's keep being served."""
+        with self.side.transaction() as c:
+            current = self._read_position(c, m, lock=True)
+            if current != position:
+                return current
+            for notification, ops in prepared:
+                if notification is None:
+                    assert not isinstance(ops, Exception)
+                    for sql, params in ops:
+                        c.execute(sql, params)
+                    continue
+                error = ops if isinstance(ops, Exception) else None
+                if error is None:
+                    c.execute("SAVEPOINT civic_rm_event")
+                    try:
+                        for sql, params in ops:
+                            c.execute(sql, params)
+                        c.execute("RELEASE SAVEPOINT civic_rm_event")
+                    except Exception as exc:
+                        if transient(exc):
+                            raise
+                        c.execute("ROLLBACK TO SAVEPOINT civic_rm_event")
+                        c.execute("RELEASE SAVEPOINT civic_rm_event")
+                        error = exc
+                if error is not None:
+                    c.execute(
+                        f"INSERT INTO {self.problems_table} (model, position, stream, version, topic, error) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (model, position) DO NOTHING",
+                        (m.key, notification.id, str(notification.originator_id), notification.originator_version,
+                         shown(str(notification.topic), 200), shown(f"{type(error).__name__}: {error}", 500)),
+                    )
+            c.execute(f"UPDATE {self.positions} SET position = ? WHERE model = ?", (new_position, m.key))
+        return position
 
     def dump(self, name: str) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the model's tables, sorted (to compare two builds)."""

@@ -15,9 +15,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+from eventsourcing import persistence
 from psycopg.rows import tuple_row
+from psycopg_pool import PoolTimeout
 
 from core.storage import StoreConfig
+
+
+#: Errors of the store itself (a lost connection, a full pool, a locked file), as opposed
+#: to errors of the data in hand: work that meets one stops and is retried later.
+TRANSIENT = (
+    persistence.OperationalError, persistence.InterfaceError,
+    psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError, PoolTimeout, OSError,
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is an error of the store rather than of the data (see TRANSIENT)."""
+    return isinstance(exc, TRANSIENT) and not isinstance(exc, (persistence.DataError, persistence.IntegrityError))
 
 
 class SideCursor:

@@ -21,12 +21,15 @@ from core.actors import Actor, Role
 from core.chained_stores import CHAIN_BROKEN, ChainedPOPOFactory, ChainedPostgresFactory, ChainedRecorder, ChainedSQLiteFactory
 from core.domain import Campaign, Candidacy, Community, Inspection, RubricRecord, Selection, Tenant
 from core.domain import ids
-from core.errors import ConcurrentChange, ConfigurationError, InvalidInput, NotFound, RuleViolation, StoreTampered, VersionConflict
+from core.errors import (ConcurrentChange, ConfigurationError, InvalidInput, NotFound, RequestTakenOver, RuleViolation,
+                         StoreTampered, VersionConflict)
+from core.fences import FENCE_LOST
 from core.permissions import authorize
 from core.plugins import PluginHost
 from core.rubric import Rubric, canonical_points, item_ids_text
 from core.sidestore import SideStore
 from core.storage import StoreConfig, configured_url, parse_url
+from core.text import check as check_text_rule, refuse_bad_text, shown as shown_text
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -246,7 +249,13 @@ class LedgerBase(Application[UUID]):
         return True
 
     def save_all(self, *aggregates: Aggregate) -> None:
-        """One atomic write; losing a race with another writer is a ConcurrentChange."""
+        """One atomic write; losing a race with another writer is a ConcurrentChange.
+
+        Every event about to be recorded is first checked against the platform's text rule
+        (:mod:`core.text`): whatever interface a command came from, text a store cannot
+        hold is refused (InvalidInput) and nothing is recorded."""
+        for aggregate in aggregates:
+            refuse_bad_text(aggregate.pending_events)
         try:
             self.save(*aggregates)
         except IntegrityError as exc:
@@ -254,6 +263,8 @@ class LedgerBase(Application[UUID]):
         except Exception as exc:
             if CHAIN_BROKEN in str(exc):  # from the store's linking (Python or the PostgreSQL trigger)
                 raise StoreTampered(str(exc).strip().splitlines()[0]) from exc
+            if FENCE_LOST in str(exc):  # from the request's write fence (Python or PostgreSQL)
+                raise RequestTakenOver() from exc
             raise
         saved = _SAVED.get()
         if saved is not None:
@@ -306,12 +317,8 @@ class LedgerBase(Application[UUID]):
     @staticmethod
     def check_text(field: str, value: Any, *, max_length: int = 4000) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise InvalidInput(field, value, "non-empty text")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(field, value.encode("utf-8", "backslashreplace").decode("ascii", "replace")[:60],
-                               "valid Unicode text (no lone surrogates)") from None
+            raise InvalidInput(field, value if not isinstance(value, str) else shown_text(value), "non-empty text")
+        check_text_rule(field, value)
         if len(value) > max_length:
             raise InvalidInput(field, value[:40] + "…", f"at most {max_length} characters")
         return value.strip()
