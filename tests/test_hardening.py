@@ -321,3 +321,14 @@ def test_a_write_whose_claim_was_taken_over_records_nothing(world):
     with log.side.transaction() as c:
         written = c.query(f"SELECT written FROM {log.table} WHERE scope = ? AND key = ?", (scope, "taken"))[0][0]
     assert str(UUID(community)) in written
+
+
+def test_a_rubric_with_such_text_is_refused_by_the_python_api_too(world):
+    """A rubric is recorded as JSON text, where a NUL is an escape: it is checked as a
+    whole before it is recorded, whichever interface hands it over."""
+    rubric = world.rubric.model_copy(update={"id": "nul-rubric", "title": "美丽\x00社区"})
+    before = notification_count(world.app)
+    with pytest.raises(InvalidInput) as refused:
+        world.app.import_rubric(world.owner, rubric, reason="导入")
+    assert refused.value.field == "rubric.title"
+    assert notification_count(world.app) == before

@@ -15,6 +15,7 @@ from core.plugins import PluginHost
 from core.plugins.manager import _version_key
 from core.rubric import Rubric
 from core.services.base import LedgerBase
+from core.text import check_all
 
 COMMUNITY_FIELDS = {"name": str, "district": str, "street": str, "households": int, "population": int}
 
@@ -131,6 +132,8 @@ class RegistryCommands(LedgerBase):
         record_id = ids.rubric_record_id(rubric.content_hash)
         if self.exists(record_id):
             return None
+        # the definition is recorded as JSON text, where such characters are escapes: checked here
+        check_all(rubric.model_dump(mode="json"), "rubric")
         return RubricRecord(
             meta=self.meta(actor, actor.tenant, rubric=rubric.content_hash),
             content_hash=rubric.content_hash,
