@@ -77,6 +77,10 @@ def lease_seconds() -> float:
     return value if value > 0 else LEASE_SECONDS
 
 
+def _lock_key(schema: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"civic-requests:{schema}".encode()).digest()[:8], "big", signed=True)
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (the scheme in any case,
     RFC 9110 §11.1), or None."""
@@ -96,6 +100,8 @@ class RequestLog:
         self.lease = lease if lease is not None else lease_seconds()
         self.function = f'"{side.schema}"."{FUNCTION}"' if side.kind == "postgres" else None
         with side.transaction() as c:
+            if side.kind == "postgres":  # worker processes starting together: one at a time
+                c.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(side.schema),))
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} (scope TEXT NOT NULL, key TEXT NOT NULL, "
                 "fingerprint TEXT NOT NULL, status INTEGER, media_type TEXT, body TEXT, headers TEXT, "
