@@ -9,11 +9,17 @@ hashed and recorded. See docs/rubric-files.md.
 This module only reads and checks the file itself. Whether the style and aggregation it
 names are installed, and whether a tenant may import it, are the application's checks
 (``core.services.registry``).
+
+A file is refused before any of its values is built when it is larger than
+:data:`MAX_FILE_BYTES`, is not UTF-8, nests deeper than :data:`MAX_DEPTH`, holds more than
+:data:`MAX_NODES` values, or uses YAML anchors or aliases; every text in it (keys too) must
+pass the platform's text rule (:mod:`core.text`). See "Limits 限制" in docs/rubric-files.md.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,6 +29,16 @@ import yaml
 from pydantic import ValidationError
 
 from core.rubric import Rubric
+from core.text import bad_character, shown
+
+#: The largest rubric file read, in bytes (1 MiB; the 60-item Tianjin rubric is about 15 kB as JSON).
+MAX_FILE_BYTES = 1024 * 1024
+#: How deeply lists and mappings may nest (the top-level mapping is level 1).
+MAX_DEPTH = 32
+#: How many values a file may hold: every scalar (keys included), list and mapping.
+MAX_NODES = 50_000
+#: How many refused texts are reported before the reading stops.
+MAX_TEXT_PROBLEMS = 20
 
 #: Keys a rubric file may hold besides the Rubric model's own fields.
 FILE_KEYS = ("derived_from",)
@@ -94,10 +110,8 @@ def read_rubric_file(path: str | Path) -> RubricFile:
         result.problems.append(Problem(name, None, "", f"unknown file type; use one of {', '.join(SUFFIXES)}",
                                        f"文件类型不支持，应为 {'、'.join(SUFFIXES)}"))
         return result
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        result.problems.append(Problem(name, None, "", f"cannot read the file: {exc}", "无法读取文件（须为UTF-8文本）"))
+    text = _read_text(Path(path), result)
+    if text is None:
         return result
     data = _parse(text, kind, result)
     if data is _UNREADABLE:
@@ -135,11 +149,164 @@ def _is_ref(text: str) -> bool:
     return bool(rubric_id.strip() and at and version.strip())
 
 
+# -- reading the bytes, and the limits checked while parsing -------------------------------------
+
+
+def _read_text(path: Path, result: RubricFile) -> str | None:
+    """The file's text, or None with the problem recorded: unreadable, larger than
+    :data:`MAX_FILE_BYTES` (never read further than that), not UTF-8, or holding a
+    character the platform does not store (anywhere, comments included)."""
+    name = path.name
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        result.problems.append(Problem(name, None, "", f"cannot read the file: {exc}", "无法读取文件（须为UTF-8文本）"))
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        result.problems.append(Problem(
+            name, None, "", f"the file is larger than {MAX_FILE_BYTES} bytes; allowed: a rubric file of at most "
+                            f"{MAX_FILE_BYTES} bytes (MAX_FILE_BYTES)",
+            f"文件超过{MAX_FILE_BYTES}字节；评分标准文件最多{MAX_FILE_BYTES}字节"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = data.count(b"\n", 0, exc.start) + 1, exc.start - data.rfind(b"\n", 0, exc.start)
+        byte = data[exc.start:exc.start + 1].hex()
+        result.problems.append(Problem(
+            name, line, "", f"not valid UTF-8: byte 0x{byte} at column {column} ({exc.reason}); allowed: UTF-8 text",
+            f"不是有效的UTF-8文本：第{line}行第{column}列的字节0x{byte}；文件须为UTF-8文本"))
+        return None
+    start, found = 0, 0
+    while found < MAX_TEXT_PROBLEMS and (at := bad_character(text[start:])) is not None:
+        at += start
+        line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        result.problems.append(Problem(
+            name, line, "", f"character U+{ord(text[at]):04X} at column {column} is not allowed; allowed: {_TEXT_EN}",
+            f"第{column}列的字符 U+{ord(text[at]):04X} 不允许；{_TEXT_ZH}"))
+        start, found = at + 1, found + 1
+    return None if found else text
+
+
+_TEXT_EN = "text without NUL, control characters (other than tab and line breaks), lone surrogates or noncharacters"
+_TEXT_ZH = "只允许不含 NUL、控制字符（制表符和换行除外）、孤立代理项或非字符的文本"
+
+
+class _Refused(Exception):
+    """The file breaks a limit: reading stops at once, with this problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class _Shape:
+    """The limits and the text rule, checked on every value as the parser meets it, before
+    any value is built: depth (:data:`MAX_DEPTH`), count (:data:`MAX_NODES`) and the text of
+    every scalar (keys too). Refused texts are collected (``problems``); a broken limit
+    raises :class:`_Refused`. Tracks each value's field path, for the messages."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.nodes = 0
+        self.problems: list[Problem] = []
+        # one frame per open collection: [path, is_mapping, items so far, current key, expecting a key]
+        self.frames: list[list[Any]] = []
+
+    def where(self) -> tuple[PathParts, bool]:
+        """The path of the value about to be met, and whether it is a mapping's key."""
+        if not self.frames:
+            return (), False
+        parts, mapping, n, key, at_key = self.frames[-1]
+        if mapping:
+            return (parts, True) if at_key else ((*parts, key), False)
+        return (*parts, n), False
+
+    def refuse(self, line: int, message: str, message_zh: str) -> None:
+        raise _Refused(Problem(self.name, line, shown(dotted(self.where()[0]), 200), message, message_zh))
+
+    def _count(self, line: int, column: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.refuse(line, f"more than {MAX_NODES} values (column {column}); allowed: at most {MAX_NODES} values "
+                              "(scalars, lists and mappings) in a rubric file (MAX_NODES)",
+                        f"值超过{MAX_NODES}个（第{column}列）；评分标准文件最多{MAX_NODES}个值（标量、列表与映射）")
+
+    def _done(self) -> None:
+        """A value is complete: its collection moves on to the next key, value or item."""
+        if self.frames:
+            frame = self.frames[-1]
+            if frame[1]:  # a mapping: a key is followed by its value, a value by the next key
+                frame[4] = not frame[4]
+                if frame[4]:
+                    frame[2] += 1
+            else:
+                frame[2] += 1
+
+    def scalar(self, value: str, line: int, column: int) -> None:
+        self._count(line, column)
+        parts, is_key = self.where()
+        at = bad_character(value)
+        if at is not None and len(self.problems) < MAX_TEXT_PROBLEMS:
+            where = (*parts, value) if is_key else parts
+            self.problems.append(Problem(
+                self.name, line, shown(dotted(where), 200),
+                f"text '{shown(value)}' (column {column}): U+{ord(value[at]):04X} at character {at + 1} is not allowed; "
+                f"allowed: {_TEXT_EN}",
+                f"第{column}列的文本含不允许的字符 U+{ord(value[at]):04X}（第{at + 1}个字符）；{_TEXT_ZH}"))
+        if is_key:
+            self.frames[-1][3] = value
+        self._done()
+
+    def start(self, mapping: bool, line: int, column: int) -> None:
+        self._count(line, column)
+        if len(self.frames) >= MAX_DEPTH:
+            self.refuse(line, f"nested more than {MAX_DEPTH} levels deep (column {column}); allowed: lists and "
+                              f"mappings nested at most {MAX_DEPTH} levels deep (MAX_DEPTH)",
+                        f"嵌套超过{MAX_DEPTH}层（第{column}列）；列表与映射最多嵌套{MAX_DEPTH}层")
+        parts, is_key = self.where()
+        if is_key:
+            self.frames[-1][3] = "?"
+            parts = (*parts, "?")
+        self.frames.append([parts, mapping, 0, None, True])
+
+    def end(self) -> None:
+        self.frames.pop()
+        self._done()
+
+
 # -- parsing, keeping the line of every field ----------------------------------------------
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML with exact decimals: ``2.3`` is Decimal("2.3"), never a binary float."""
+    """Safe YAML with exact decimals: ``2.3`` is Decimal("2.3"), never a binary float.
+
+    Every event the composer takes passes :class:`_Shape` first, so an anchor, an alias,
+    too deep a nesting or too many values stop the reading before the node is made."""
+
+    def __init__(self, stream: str, name: str = "rubric") -> None:
+        super().__init__(stream)
+        self.shape = _Shape(name)
+
+    def get_event(self) -> yaml.Event:
+        event = super().get_event()
+        mark = event.start_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:  # an alias, or a node with an anchor
+            alias = isinstance(event, yaml.AliasEvent)
+            what, what_zh = (f"alias *{shown(str(event.anchor))}", f"别名 *{shown(str(event.anchor))}") if alias else \
+                            (f"anchor &{shown(str(event.anchor))}", f"锚点 &{shown(str(event.anchor))}")
+            self.shape.refuse(line, f"{what} (column {column}): YAML anchors (&) and aliases (*) are not allowed in a "
+                                    "rubric file; allowed: every value written out in full",
+                              f"{what_zh}（第{column}列）：评分标准文件不允许使用YAML锚点（&）和别名（*），请完整写出每个值")
+        if isinstance(event, yaml.ScalarEvent):
+            self.shape.scalar(event.value, line, column)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            self.shape.start(isinstance(event, yaml.MappingStartEvent), line, column)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            self.shape.end()
+        return event
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
@@ -156,11 +323,59 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 _UNREADABLE = object()
 
+#: JSON's tokens, for :func:`_scan_json`: a string, a bracket, a bare literal (number, true,
+#: false, null), an unterminated string's quote, a separator.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]|[^\s{}\[\]:,"]+|"|[:,]', re.S)
+
+
+def _scan_json(text: str, shape: _Shape) -> None:
+    """Every value of a JSON text through ``shape`` (limits and text rule) before
+    ``json.loads`` builds any; stops quietly where the text is not JSON (then
+    ``json.loads`` reports the syntax error)."""
+    line, last, line_start = 1, 0, 0
+    for token in _JSON_TOKEN.finditer(text):
+        at = token.start()
+        newline = text.rfind("\n", last, at)
+        if newline >= 0:
+            line += text.count("\n", last, at)
+            line_start = newline + 1
+        last = at
+        column = at - line_start + 1
+        value = token.group()
+        if value == "{" or value == "[":
+            shape.start(value == "{", line, column)
+        elif value == "}" or value == "]":
+            if not shape.frames:
+                return
+            shape.end()
+        elif value == ":" or value == ",":
+            continue
+        elif value == '"':
+            return
+        else:
+            if value.startswith('"'):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    return
+            shape.scalar(value, line, column)
+
 
 def _parse(text: str, kind: str, result: RubricFile) -> Any:
-    """The file's data (``_UNREADABLE`` on a syntax error), indexing every field's line."""
+    """The file's data (``_UNREADABLE`` on a syntax error, a broken limit or refused text),
+    indexing every field's line. Limits and the text rule are checked on the parser's
+    events, before any value is built."""
     name = Path(result.path).name
     if kind == "json":
+        shape = _Shape(name)
+        try:
+            _scan_json(text, shape)
+        except _Refused as exc:
+            result.problems.extend([*shape.problems, exc.problem])
+            return _UNREADABLE
+        if shape.problems:
+            result.problems.extend(shape.problems)
+            return _UNREADABLE
         try:
             data = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
@@ -172,13 +387,15 @@ def _parse(text: str, kind: str, result: RubricFile) -> Any:
             return _UNREADABLE
         try:  # JSON is YAML, so the same composer gives every field's line
             _index_lines(yaml.compose(text, Loader=_Loader), (), result)
-        except (yaml.YAMLError, RecursionError):
+        except (yaml.YAMLError, RecursionError, _Refused):
             pass  # data is fine; problems are then located by path only
         return data
     try:
-        loader = _Loader(text)
+        loader = _Loader(text, name)
         try:
             node = loader.get_single_node()
+            if loader.shape.problems:
+                return _UNREADABLE  # the refused texts are added below
             if node is None:
                 result.problems.append(Problem(name, None, "", "the file is empty", "文件为空"))
                 return _UNREADABLE
@@ -186,6 +403,9 @@ def _parse(text: str, kind: str, result: RubricFile) -> Any:
             return loader.construct_document(node)
         finally:
             loader.dispose()
+            result.problems[:0] = loader.shape.problems
+    except _Refused as exc:
+        result.problems.append(exc.problem)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
