@@ -26,7 +26,7 @@ def create(
     tenant: Annotated[str, typer.Option(help="Tenant code; '*' for an auditor of every tenant")],
     role: Annotated[str, typer.Option(help="Role: " + ", ".join(f"{r.value} ({ROLE_LABELS[r]})" for r in Role))],
     name: Annotated[str, typer.Option(help="The person or body acting with it (recorded on every event)")],
-    organisation: Annotated[Optional[str], typer.Option(help="Organisation (for a street officer: the street)")] = None,
+    organisation: Annotated[Optional[str], typer.Option(help="Organisation; for a street officer: the street (街道) of a registered community of the tenant; for a community: the registered community's name (社区名称)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Issue a new token and print it once (只显示一次); only its SHA-256 is stored."""
@@ -79,15 +79,25 @@ def serve(
     port: Annotated[int, typer.Option(help="Port", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes", min=1, max=64)] = 1,
     demo: Annotated[bool, typer.Option("--demo", help="Build the demo campaigns if the store has none, and print a demo token for every role")] = False,
+    max_body_bytes: Annotated[Optional[int], typer.Option(
+        help="Largest request body in bytes (请求体上限; default 65536, or CIVIC_MAX_BODY_BYTES)", min=1)] = None,
+    max_rubric_bytes: Annotated[Optional[int], typer.Option(
+        help="Largest rubric file sent over HTTP in bytes (评分标准文件上限; default 1048576, or CIVIC_MAX_RUBRIC_BYTES)", min=1)] = None,
 ) -> None:
     """Run the HTTP interface (FastAPI under uvicorn) on the configured store.
 
     Interactive documentation at /docs, the OpenAPI description at /openapi.json."""
     import uvicorn
 
+    from api.bodylimit import BODY_ENV, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RUBRIC_BYTES, RUBRIC_ENV, limit_from_env
     from api.server import http_protocol
 
+    for name, limit in ((BODY_ENV, max_body_bytes), (RUBRIC_ENV, max_rubric_bytes)):
+        if limit is not None:  # read by create_app in every worker
+            os.environ[name] = str(limit)
     try:
+        limit_from_env(BODY_ENV, DEFAULT_MAX_BODY_BYTES)
+        limit_from_env(RUBRIC_ENV, DEFAULT_MAX_RUBRIC_BYTES)
         ledger_app = ledger()
         if demo:
             if not ledger_app.recorder.max_notification_id():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.actors import Actor, Role
-from core.errors import PermissionDenied
+from core.errors import CivicError, PermissionDenied
 
 R = Role
 
@@ -58,3 +60,25 @@ def authorize(actor: Actor, action: str) -> None:
     allowed = WRITE_RULES[action]
     if actor.role not in allowed:
         raise PermissionDenied(action, actor.role.value, sorted(r.value for r in allowed))
+
+
+class NotOwnCommunity(PermissionDenied):
+    """A community actor (社区居委会) acting for another community than its own."""
+
+    def __init__(self, action: str, community: Any, organisation: str) -> None:
+        CivicError.__init__(
+            self,
+            f"{action}：社区 {community.name}（{community.code}）不是本社区，"
+            f"机构为 {organisation!r} 的社区居委会不能为其办理 / "
+            f"{action}: community {community.name} ({community.code}) is not the actor's own; "
+            f"a community actor of {organisation!r} acts only for the community of that name",
+            action=action, role=Role.COMMUNITY.value, community=community.name, organisation=organisation,
+        )
+
+
+def check_own_community(actor: Actor, action: str, community: Any) -> None:
+    """A community actor acts only for its own community: the registered community whose
+    name is the actor's organisation. Raise :class:`NotOwnCommunity` (a PermissionDenied)
+    for any other; actors of other roles are not concerned."""
+    if actor.role is Role.COMMUNITY and actor.organisation != community.name:
+        raise NotOwnCommunity(action, community, actor.organisation)

@@ -9,10 +9,15 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from core.actors import Actor, Role
+from core.errors import NotFound
 from core.services import CivicLedger
 from tests.helpers import World, actor
 
 OTHER_TENANT = "beijing"
+#: The other tenant's community and its street (the organisations of its community's and
+#: street officer's tokens).
+STRANGER_COMMUNITY = "北京测试社区"
+STRANGER_STREET = "北京测试街道"
 
 
 @dataclass
@@ -35,12 +40,25 @@ class ApiWorld(World):
                 except Exception:
                     owner = actor(Role.CITY_OWNER, "owner", "市民政局", person.tenant)
                     self.app.register_tenant(owner, person.tenant, person.tenant)
+            if person.tenant == OTHER_TENANT and person.role in (Role.STREET_OFFICER, Role.COMMUNITY):
+                self._stranger_community()  # what a stranger's street or community token names
             _, self.tokens[key] = self.app.issue_token("tests", person.tenant, person.role.value, person.id, person.organisation)
         return {"Authorization": f"Bearer {self.tokens[key]}", **extra}
 
     def stranger(self, role: Role = Role.CITY_OWNER) -> Actor:
-        """Someone of another tenant with ``role``."""
-        return actor(role, f"bj-{role.value}", "北京", OTHER_TENANT)
+        """Someone of another tenant with ``role`` (a street officer of the other tenant's
+        street, a community of its community)."""
+        organisation = {Role.STREET_OFFICER: STRANGER_STREET, Role.COMMUNITY: STRANGER_COMMUNITY}.get(role, "北京")
+        return actor(role, f"bj-{role.value}", organisation, OTHER_TENANT)
+
+    def _stranger_community(self) -> None:
+        """The other tenant's one community, registered once."""
+        district = actor(Role.DISTRICT_OFFICER, "bj-district", "北京", OTHER_TENANT)
+        try:
+            self.app.community_by_code(district, "bj1")
+        except NotFound:
+            self.app.register_community(district, "bj1", STRANGER_COMMUNITY, "东城区", STRANGER_STREET,
+                                        households=100, population=300)
 
 
 def api_world(ledger: CivicLedger) -> ApiWorld:

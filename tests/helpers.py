@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.actors import Actor, Role
+from core.errors import NotFound
 from core.rubric import Rubric, sheet_for_total
 from core.services import CivicLedger
 
@@ -35,7 +36,6 @@ class World:
     district: Actor = field(default_factory=lambda: actor(Role.DISTRICT_OFFICER, "district", "东丽区民政局"))
     street_a: Actor = field(default_factory=lambda: actor(Role.STREET_OFFICER, "street-a", "张贵庄街道"))
     street_b: Actor = field(default_factory=lambda: actor(Role.STREET_OFFICER, "street-b", "丰年村街道"))
-    community: Actor = field(default_factory=lambda: actor(Role.COMMUNITY, "juweihui", "某社区居委会"))
     inspector: Actor = field(default_factory=lambda: actor(Role.INSPECTOR, "inspector", "第三方评估机构"))
     assessors: list[Actor] = field(
         default_factory=lambda: [actor(Role.ASSESSOR, f"assessor-{n}", "市评估组") for n in (1, 2, 3)]
@@ -44,16 +44,23 @@ class World:
     auditor: Actor = field(default_factory=lambda: actor(Role.AUDITOR, "auditor", "审计"))
     communities: dict[str, str] = field(default_factory=dict)
 
-    def setup(self, year: int = 2020) -> str:
+    #: The communities :meth:`setup` registers: code, name, street.
+    COMMUNITIES = (
+        ("c1", "詹滨里社区", "张贵庄街道"),
+        ("c2", "新立花园社区", "张贵庄街道"),
+        ("c3", "丰年里社区", "丰年村街道"),
+    )
+
+    def register(self, year: int = 2020) -> None:
+        """The tenant and its communities (what street officers and communities act for)."""
         self.app.register_tenant(self.owner, TENANT, "天津市")
-        for code, name, street in [
-            ("c1", "詹滨里社区", "张贵庄街道"),
-            ("c2", "新立花园社区", "张贵庄街道"),
-            ("c3", "丰年里社区", "丰年村街道"),
-        ]:
+        for code, name, street in self.COMMUNITIES:
             self.communities[code] = self.app.register_community(
                 self.district, code, name, "东丽区", street, households=1200, population=3000, on=f"{year}-03-01"
             )
+
+    def setup(self, year: int = 2020) -> str:
+        self.register(year)
         return self.app.create_campaign(
             self.owner, f"meili-{year}", f"{year}年美丽社区创建", year, "tianjin-meili", on=f"{year}-03-09"
         )
@@ -61,6 +68,29 @@ class World:
     @property
     def rubric(self) -> Rubric:
         return self.app.plugins.rubric("tianjin-meili").rubric
+
+    @property
+    def community(self) -> Actor:
+        """The residents' committee (社区居委会) of c1: a community acts only for its own."""
+        return self.community_of("c1")
+
+    def community_of(self, code: str) -> Actor:
+        """The residents' committee of community ``code``: its organisation is the
+        community's registered name (before registration, the name :meth:`setup` gives it)."""
+        if code in self.communities:
+            name = self.app.community(self.owner, self.communities[code]).name
+        else:
+            name = next(n for c, n, _ in self.COMMUNITIES if c == code)
+        return actor(Role.COMMUNITY, "juweihui" if code == "c1" else f"juweihui-{code}", name)
+
+    def community_for(self, stream_id: str) -> Actor:
+        """The residents' committee of the community a candidacy or an inspection concerns."""
+        try:
+            community_id = self.app.candidacy(self.owner, stream_id).community_id
+        except NotFound:
+            community_id = self.app.inspection(self.owner, stream_id).community_id
+        community = self.app.community(self.owner, community_id)
+        return actor(Role.COMMUNITY, "juweihui" if community.code == "c1" else f"juweihui-{community.code}", community.name)
 
     def street_of(self, code: str) -> Actor:
         return self.street_b if code == "c3" else self.street_a

@@ -100,9 +100,9 @@ def test_a_tianjin_campaign_from_the_register_to_a_revocation(world):
     finding = c.post(inspector, f"/inspections/{visit}/findings", {
         "item": "38", "description": "楼道堆物", "severity": "major", "countermeasure": "清理楼道杂物",
         "deadline": "2020-08-31", "evidence": EVIDENCE}, 201)["id"]
-    c.post(community, f"/inspections/{visit}/findings/{finding}/plan", {"plan": "组织清理", "on": "2020-06-01"})
+    c.post(world.community_for(visit), f"/inspections/{visit}/findings/{finding}/plan", {"plan": "组织清理", "on": "2020-06-01"})
     assert c.get(owner, f"/campaigns/{campaign}/findings", on="2020-09-01", overdue="true")["findings"][0]["finding_id"] == finding
-    c.post(community, f"/inspections/{visit}/findings/{finding}/complete",
+    c.post(world.community_for(visit), f"/inspections/{visit}/findings/{finding}/complete",
            {"summary": "已清理", "evidence": [{"name": "after.jpg", "sha256": DIGEST}], "on": "2020-08-20"})
     c.post(inspector, f"/inspections/{visit}/findings/{finding}/verify",
            {"accepted": True, "reason": "现场复核通过", "on": "2020-09-01"})
@@ -112,7 +112,7 @@ def test_a_tianjin_campaign_from_the_register_to_a_revocation(world):
     # the three kinds of score sheets, a correction, surveys
     official = {"c1": [93, 91, 92], "c1p": [93, 91, 92], "c2": [84, 86, 85], "c3": [70, 75, 72.5]}
     for key, cid in ids.items():
-        c.post(community, f"/candidacies/{cid}/score-sheets", {"kind": "self", "scores": sheet(rubric, 90), "on": "2020-09-10"}, 201)
+        c.post(world.community_for(cid), f"/candidacies/{cid}/score-sheets", {"kind": "self", "scores": sheet(rubric, 90), "on": "2020-09-10"}, 201)
         c.post(district, f"/candidacies/{cid}/score-sheets", {"kind": "mock", "scores": sheet(rubric, 86), "on": "2020-09-20"}, 201)
         for assessor, total in zip(assessors, official[key]):
             c.post(assessor, f"/candidacies/{cid}/score-sheets",

@@ -32,12 +32,12 @@ def run_to_decision(world: World) -> dict[str, str]:
     finding = app.record_finding(
         world.inspector, visit, "38", "楼道堆物", "major", "清理楼道杂物", "2020-08-31", evidence()
     )
-    app.plan_rectification(world.community, visit, finding, "组织清理", on="2020-06-01")
-    app.complete_rectification(world.community, visit, finding, "已清理", evidence("after.jpg"), on="2020-08-20")
+    app.plan_rectification(world.community_of("c2"), visit, finding, "组织清理", on="2020-06-01")
+    app.complete_rectification(world.community_of("c2"), visit, finding, "已清理", evidence("after.jpg"), on="2020-08-20")
     app.verify_rectification(world.inspector, visit, finding, True, "现场复核通过", on="2020-09-01")
 
     for cid in (c1, c2, c3, c1p):
-        app.submit_score_sheet(world.community, cid, "self", sheet(world.rubric, 90), on="2020-09-10")
+        app.submit_score_sheet(world.community_for(cid), cid, "self", sheet(world.rubric, 90), on="2020-09-10")
         app.submit_score_sheet(world.district, cid, "mock", sheet(world.rubric, 86), on="2020-09-20")
     world.score_official(c1, [93, 91, 92])  # mean 92 -> meili and premium
     world.score_official(c1p, [93, 91, 92])

@@ -520,7 +520,7 @@ class TestScores:
         violation(app, lambda: app.submit_score_sheet(world.assessors[0], pending, "official", {"1": "2"}),
                   "candidacy is applied; official scoring needs an approved candidacy")
         app.review(world.district, pending, "reject", "不符合条件", on="2020-03-11")
-        violation(app, lambda: app.submit_score_sheet(world.community, pending, "self", {"1": "2"}),
+        violation(app, lambda: app.submit_score_sheet(world.community_of("c2"), pending, "self", {"1": "2"}),
                   "candidacy is rejected; it can no longer be scored")
         cid = approved(world, campaign)
         app.cancel_campaign(world.owner, campaign, "方案调整", on="2020-04-01")

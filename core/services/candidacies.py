@@ -11,6 +11,7 @@ from core.actors import Actor, Role
 from core.domain import Campaign, Candidacy, Community, ids
 from core.domain.candidacy import APPLIED, RETURNED
 from core.errors import AlreadyExists, InvalidInput, RuleViolation
+from core.permissions import check_own_community
 from core.rubric import subtotals
 from core.services.campaigns import CampaignCommands
 
@@ -30,6 +31,8 @@ class CandidacyCommands(CampaignCommands):
         ``readonly_campaign``)."""
         candidacy = self.candidacy(actor, candidacy_id)
         self.authorize(actor, action, candidacy.tenant)
+        if actor.role is Role.COMMUNITY:  # only then is the community needed
+            check_own_community(actor, action, self.community(actor, candidacy.community_id))
         self.check_version(candidacy, expected_version, "candidacy")
         return candidacy, self.load(Campaign, candidacy.campaign_id, actor, "campaign", readonly=readonly_campaign)
 

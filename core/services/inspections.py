@@ -9,6 +9,7 @@ from core.domain import Campaign, Inspection
 from core.domain.candidacy import NAMED
 from core.domain.inspection import ACCEPTED, ANNOUNCED, COMPLETED, OPEN, PLANNED, REJECTED, SEVERITIES, UNANNOUNCED
 from core.errors import InvalidInput, RuleViolation
+from core.permissions import check_own_community
 from core.services.assessments import AssessmentCommands
 
 PURPOSES = ("campaign", "supervision")
@@ -64,7 +65,9 @@ class InspectionCommands(AssessmentCommands):
     def _inspection_for(self, actor: Actor, inspection_id: str, action: str) -> tuple[Inspection, Any]:
         inspection = self.inspection(actor, inspection_id)
         self.authorize(actor, action, inspection.tenant)
-        self._check_street(actor, self.community(actor, inspection.community_id))
+        community = self.community(actor, inspection.community_id)
+        self._check_street(actor, community)
+        check_own_community(actor, action, community)
         return inspection, self.load(Campaign, inspection.campaign_id, actor, "campaign", readonly=True)
 
     def record_finding(

@@ -18,6 +18,8 @@ from core.services.integrity import IntegrityQueries
 TOKEN_PREFIX = "civic_"
 TOKEN_SHAPE = re.compile(r"^civic_[A-Za-z0-9_-]{43}$")
 TENANT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: How many known streets or communities a refused token organisation lists at most.
+LISTED = 50
 
 
 def token_digest(token: str) -> str:
@@ -41,7 +43,10 @@ class TokenCommands(IntegrityQueries):
         """A new bearer token for ``name`` acting as ``role`` in ``tenant`` (``*``: every
         tenant, auditors only). The tenant must be registered, except for a city owner's
         token: that is how a new municipality starts (its owner registers it with
-        ``POST /tenants``). Returns ``(token id, token)``; the token is never stored."""
+        ``POST /tenants``). A street officer's ``organisation`` must be the street of a
+        registered community of the tenant, a community's the name of a registered
+        community of the tenant (that is what they may act for). Returns
+        ``(token id, token)``; the token is never stored."""
         try:
             role_value = Role(str(role))
         except ValueError:
@@ -58,6 +63,8 @@ class TokenCommands(IntegrityQueries):
                 self.tenant(Actor(id=operator or "operator", role=Role.AUDITOR, organisation="operator", tenant=tenant), tenant)
         name = self.check_text("name", name, max_length=100)
         organisation = self.check_text("organisation", organisation or ROLE_LABELS[role_value], max_length=200)
+        if role_value in (Role.STREET_OFFICER, Role.COMMUNITY):
+            self._check_bound_organisation(operator, tenant, role_value, organisation)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         record = AccessToken(
             meta=self.operator_meta(operator, tenant, reason or f"token for {name} ({role_value.value})"),
@@ -65,6 +72,28 @@ class TokenCommands(IntegrityQueries):
         )
         self.save_all(record)
         return str(record.id), token
+
+    def _check_bound_organisation(self, operator: str, tenant: str, role: Role, organisation: str) -> None:
+        """A street officer's token acts for a street, a community's for one community
+        (see core.permissions): its organisation must name a street of a registered
+        community of ``tenant``, or a registered community of ``tenant``, by name."""
+        reader = Actor(id=operator or "operator", role=Role.AUDITOR, organisation="operator", tenant=tenant)
+        communities = [self.community(reader, cid) for cid in self.tenant(reader, tenant).communities]
+        if role is Role.STREET_OFFICER:
+            known = sorted({c.street for c in communities})
+            what = f"租户 {tenant} 已登记社区所在的街道 a street of a registered community of tenant {tenant}"
+        else:
+            known = sorted({c.name for c in communities})
+            what = f"租户 {tenant} 已登记的社区名称 the name of a registered community of tenant {tenant}"
+        if organisation in known:
+            return
+        if not known:
+            listed = "（尚未登记社区 no community registered yet）"
+        else:
+            listed = ", ".join(known[:LISTED])
+            if len(known) > LISTED:
+                listed += f" …（另有 {len(known) - LISTED} 个 {len(known) - LISTED} more）"
+        raise InvalidInput("organisation", organisation, f"{what}: {listed}")
 
     def revoke_token(self, operator: str, token_id: str, reason: str) -> None:
         record = self._token_record(token_id)
@@ -117,7 +146,8 @@ class TokenCommands(IntegrityQueries):
     def issue_demo_tokens(self, operator: str) -> dict[str, dict[Role, str]]:
         """Fresh tokens, one per role, for every installed demo's tenant that the store
         holds: ``{tenant: {role: token}}``. A street officer's token acts for the street of
-        the tenant's first community."""
+        the tenant's first community and a community's token for that community (a
+        tenant without communities gets neither)."""
         tokens: dict[str, dict[Role, str]] = {}
         for name, (demo, _) in sorted(self.plugins.demos().items()):
             tenant = demo.reader.tenant
@@ -127,10 +157,13 @@ class TokenCommands(IntegrityQueries):
                 record = self.tenant(demo.reader, tenant)
             except NotFound:
                 continue
-            street = self.community(demo.reader, record.communities[0]).street if record.communities else None
+            first = self.community(demo.reader, record.communities[0]) if record.communities else None
+            bound = {Role.STREET_OFFICER: first.street, Role.COMMUNITY: first.name} if first else {}
             tokens[tenant] = {}
             for role in Role:
-                organisation = street if role is Role.STREET_OFFICER and street else ROLE_LABELS[role]
+                if role in (Role.STREET_OFFICER, Role.COMMUNITY) and role not in bound:
+                    continue  # nothing to act for before a community is registered
+                organisation = bound.get(role, ROLE_LABELS[role])
                 _, tokens[tenant][role] = self.issue_token(
                     operator, tenant, role.value, f"演示-{ROLE_LABELS[role]}", organisation,
                     reason=f"demo token ({name})",

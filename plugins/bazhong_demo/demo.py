@@ -73,7 +73,6 @@ def _actor(role: Role, name: str, org: str) -> Actor:
 @dataclass
 class Cast:
     owner: Actor = field(default_factory=lambda: _actor(Role.CITY_OWNER, "市民政局-基层政权科", "巴中市民政局（演示）"))
-    community: Actor = field(default_factory=lambda: _actor(Role.COMMUNITY, "社区居委会", "社区居委会"))
     inspector: Actor = field(default_factory=lambda: _actor(Role.INSPECTOR, "专项督查组", "市委组织部、市民政局专项督查组（演示）"))
     resident: Actor = field(default_factory=lambda: _actor(Role.RESIDENT, "居民-甲", "居民"))
 
@@ -82,6 +81,11 @@ class Cast:
 
     def street(self, name: str) -> Actor:
         return _actor(Role.STREET_OFFICER, f"{name}-社区科", name)
+
+    def community(self, code: str) -> Actor:
+        """A community's residents' committee: it acts for its own community only."""
+        name = next(n for c, n, *_ in COMMUNITIES if c == code)
+        return _actor(Role.COMMUNITY, f"{name}居委会", name)
 
     def assessor(self, n: int) -> Actor:
         return _actor(Role.ASSESSOR, f"评估验收组-{n}", "市级评估验收组（演示）")
@@ -138,7 +142,7 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
     step("县区检查验收、市级评估验收 (county checks, city acceptance assessment)")
     for (c_code, level), cid in candidacies.items():
         county, _ = where[c_code]
-        app.submit_score_sheet(cast.community, cid, "self", checklist_sheet(rubric, [level]), on="2020-11-02")
+        app.submit_score_sheet(cast.community(c_code), cid, "self", checklist_sheet(rubric, [level]), on="2020-11-02")
         app.submit_score_sheet(cast.county(county), cid, "mock", checklist_sheet(rubric, [level]), on="2020-11-10")
         for n in (1, 2, 3):
             unmet = UNMET.get((c_code, level), {}).get(n, [])

@@ -52,12 +52,16 @@ def _actor(role: Role, name: str, org: str) -> Actor:
 class Cast:
     owner: Actor = _actor(Role.CITY_OWNER, "市民政局-张处长", "天津市民政局（演示）")
     district: Actor = _actor(Role.DISTRICT_OFFICER, "区民政局-李科长", "东丽区民政局（演示）")
-    community: Actor = _actor(Role.COMMUNITY, "居委会-王主任", "社区居委会")
     inspector: Actor = _actor(Role.INSPECTOR, "巡查组-赵", "第三方评估机构（演示）")
     resident: Actor = _actor(Role.RESIDENT, "居民-陈", "居民")
 
     def street(self, name: str) -> Actor:
         return _actor(Role.STREET_OFFICER, f"{name}-科长", name)
+
+    def community(self, code: str) -> Actor:
+        """A community's residents' committee: it acts for its own community only."""
+        name = next(n for c, n, *_ in COMMUNITIES if c == code)
+        return _actor(Role.COMMUNITY, f"{name}居委会", name)
 
     def assessor(self, n: int) -> Actor:
         return _actor(Role.ASSESSOR, f"评估组-{n}", "市评估组（演示）")
@@ -115,10 +119,10 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
             [{"name": f"{c_code}-楼道.jpg", "sha256": DIGEST}],
         )
         if c_code == OVERDUE:
-            app.plan_rectification(cast.community, visit, finding, "街道牵头组织清理", on="2020-06-01")
+            app.plan_rectification(cast.community(c_code), visit, finding, "街道牵头组织清理", on="2020-06-01")
             continue  # never completed: overdue after 2020-08-31
         app.complete_rectification(
-            cast.community, visit, finding, "已清理并补装照明", [{"name": f"{c_code}-整改后.jpg", "sha256": DIGEST}], on="2020-08-25"
+            cast.community(c_code), visit, finding, "已清理并补装照明", [{"name": f"{c_code}-整改后.jpg", "sha256": DIGEST}], on="2020-08-25"
         )
         app.verify_rectification(cast.inspector, visit, finding, True, "复查合格", on="2020-09-02")
 
@@ -126,7 +130,7 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
     for c_code, _, _, _, self_total, official, premium in COMMUNITIES:
         keys = [c_code, f"{c_code}+"] if premium else [c_code]
         for key in keys:
-            app.submit_score_sheet(cast.community, candidacies[key], "self", sheet_for_total(rubric, self_total), on="2020-09-08")
+            app.submit_score_sheet(cast.community(c_code), candidacies[key], "self", sheet_for_total(rubric, self_total), on="2020-09-08")
             app.submit_score_sheet(cast.district, candidacies[key], "mock", sheet_for_total(rubric, min(official) - 1), on="2020-09-22")
             for n, total in enumerate(official, start=1):
                 app.submit_score_sheet(cast.assessor(n), candidacies[key], "official", sheet_for_total(rubric, total), on="2020-10-20")
@@ -160,7 +164,7 @@ def build(app: CivicLedger, step: Callable[[str], None] = lambda _: None) -> str
         cast.inspector, revisit, "38", "垃圾分类未落实，存在卫生死角", "critical", "落实垃圾分类、清除卫生死角", "2021-05-31",
         [{"name": "回头看-卫生.jpg", "sha256": DIGEST}],
     )
-    app.complete_rectification(cast.community, revisit, finding, "已整改", [{"name": "整改.jpg", "sha256": DIGEST}], on="2021-05-20")
+    app.complete_rectification(cast.community(REVOKED), revisit, finding, "已整改", [{"name": "整改.jpg", "sha256": DIGEST}], on="2021-05-20")
     app.verify_rectification(cast.inspector, revisit, finding, False, "复查仍存在卫生死角，整改不合格", on="2021-06-05")
     app.revoke(cast.owner, candidacies[REVOKED], "回头看整改不合格，取消美丽社区称号", [f"{revisit}/{finding}"], on="2021-06-20")
     return campaign
