@@ -31,6 +31,7 @@ KINDS: dict[type[errors.CivicError], tuple[int, str]] = {
     errors.PermissionDenied: (403, "无权操作 Forbidden for this role"),
     errors.AlreadyExists: (409, "已存在 Already exists"),
     errors.RuleViolation: (409, "违反规则 Rule violation"),
+    errors.RequestTakenOver: (409, "请求已被接管 Request taken over"),
     errors.ConcurrentChange: (409, "并发修改 Concurrent change"),
     errors.VersionConflict: (409, "版本冲突 Version conflict"),
     errors.StoreTampered: (409, "数据被篡改 Store tampered"),
@@ -43,6 +44,28 @@ class Unauthenticated(errors.CivicError):
     """No bearer token, or one that is unknown, malformed or revoked."""
 
     code = "unauthenticated"
+
+
+class TooManyRequests(errors.CivicError):
+    """Too many failed authentications from the client's address, or for the tenant the
+    path names (see :mod:`api.throttle`): answered 429 with ``Retry-After``."""
+
+    code = "too_many_requests"
+    title = "请求过多 Too many requests"
+
+    #: what was throttled -> (Chinese, English)
+    WHERE = {"address": ("此地址", "from this address"), "tenant": ("此租户", "for this tenant")}
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        zh, en = self.WHERE[scope]
+        super().__init__(
+            f"{zh}认证失败次数过多，请 {retry_after} 秒后重试（有效令牌的请求照常处理）; "
+            f"too many failed authentications {en}: retry after {retry_after} seconds "
+            "(requests with a valid token are still answered)",
+            scope=scope, retry_after=retry_after,
+        )
+        self.scope = scope
+        self.retry_after = retry_after
 
 
 def _printable(value: Any, depth: int = 0) -> Any:
@@ -89,6 +112,9 @@ async def civic_error(request: Request, exc: errors.CivicError) -> JSONResponse:
     if isinstance(exc, Unauthenticated):
         return problem(401, exc.code, "未认证 Unauthenticated", exc.message, request,
                        headers={"WWW-Authenticate": 'Bearer realm="civic-ledger"'})
+    if isinstance(exc, TooManyRequests):
+        return problem(429, exc.code, exc.title, exc.message, request,
+                       headers={"Retry-After": str(exc.retry_after)}, retry_after=exc.retry_after)
     status, title = status_of(exc)
     details = {k: v for k, v in exc.details.items() if k in ("field", "value", "allowed", "allowed_roles", "kind", "expected", "actual")}
     return problem(status, exc.code, title, exc.message, request, **details)
@@ -103,9 +129,13 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
         field, value, allowed = "body", None, f"a JSON document ({first.get('msg', 'invalid JSON')})"
     else:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body",)]
+        if loc[:1] == ["path"] and len(loc) > 1:
+            loc = loc[1:]  # a path parameter is named as the core names it (``campaign_id``)
         field = ".".join(loc) or "body"
         value = first.get("input")
         allowed = first.get("msg", "a valid value")
+        if str(first.get("type", "")).startswith("uuid_"):
+            allowed = "a UUID as printed by the platform"
     detail = f"{field}: {_short(value)!r} is not allowed; allowed: {allowed}"
     return problem(422, "invalid_input", KINDS[errors.InvalidInput][1], detail, request,
                    field=field, value=_short(value), allowed=allowed,
@@ -113,7 +143,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    titles = {404: "未找到 Not found", 405: "方法不允许 Method not allowed", 401: "未认证 Unauthenticated"}
+    titles = {404: "未找到 Not found", 405: "方法不允许 Method not allowed", 401: "未认证 Unauthenticated",
+              429: TooManyRequests.title}
     title = titles.get(exc.status_code, "请求错误 Bad request")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return problem(exc.status_code, "http_" + str(exc.status_code), title, detail, request, headers=getattr(exc, "headers", None))
