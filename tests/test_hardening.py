@@ -332,3 +332,50 @@ def test_a_rubric_with_such_text_is_refused_by_the_python_api_too(world):
         world.app.import_rubric(world.owner, rubric, reason="导入")
     assert refused.value.field == "rubric.title"
     assert notification_count(world.app) == before
+
+
+# -- the text rule, stated generally -------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _refused_by_definition(c: str) -> bool:
+    """The rule of core/text.py restated from Unicode's own properties."""
+    import unicodedata
+
+    cp = ord(c)
+    return ((unicodedata.category(c) == "Cc" and c not in "\t\n\r") or unicodedata.category(c) == "Cs"
+            or 0xFDD0 <= cp <= 0xFDEF or cp & 0xFFFE == 0xFFFE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=40))
+def test_the_text_rule_refuses_exactly_the_characters_it_names(text):
+    expected = next((i for i, c in enumerate(text) if _refused_by_definition(c)), None)
+    assert bad_character(text) == expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_a_value_is_refused_if_and_only_if_one_of_its_texts_is(value):
+    from core.text import find_bad_text
+
+    def texts(v):
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                yield k
+                yield from texts(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from texts(x)
+
+    assert (find_bad_text(value) is not None) == any(bad_character(t) is not None for t in texts(value))
