@@ -4,21 +4,26 @@
 (by default the store named by ``CIVIC_DATABASE_URL``). Every route except ``/health``
 needs a bearer token; the token decides the actor, role and tenant of everything the
 request records. Errors are ``application/problem+json`` (see :mod:`api.problems`).
+Failed authentication is throttled per client address and tenant, with limits read from
+the environment here (see :mod:`api.throttle`).
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import problems
+from api import openapi, problems
 from api.auth import CurrentActor
+from api.bodylimit import (BODY_ENV, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RUBRIC_BYTES, RUBRIC_ENV, BodyLimitMiddleware,
+                           limit_from_env)
 from api.idempotency import IdempotencyMiddleware, RequestLog
 from api.routes import ROUTERS
+from api.routes.answers import Answer, Me, Status
+from api.throttle import AuthThrottle
 from api.textcheck import TextCheckMiddleware
 from core import __version__
 from core.errors import CivicError
@@ -35,7 +40,11 @@ acts: its name, role and tenant are recorded on every event the request causes.
 **Errors 错误**: `application/problem+json` with `type`, `title` (中文 English), `status`,
 `detail` and, for invalid input, `field`, `value` and `allowed`. 401 no or bad token,
 403 role not allowed (names the roles that are), 404 not found *or another tenant's*,
-409 rule or version conflict, 422 invalid input. A rejected request records nothing.
+409 rule or version conflict, 413 request body too large (64 KiB; 1 MiB for a rubric file;
+answered before the token is looked at), 422 invalid input, 429 too many failed authentications
+from the client's address or for the tenant in the path (`Retry-After` says how many
+seconds to wait; requests with a valid token are still answered). A rejected request
+records nothing.
 
 **Retries 重试**: every POST takes an `Idempotency-Key`; writes take `If-Match` with the
 version from a resource's `ETag`.
@@ -66,6 +75,8 @@ def create_app(ledger: CivicLedger | None = None) -> FastAPI:
         if owned:
             app.state.ledger.close()
 
+    max_body = limit_from_env(BODY_ENV, DEFAULT_MAX_BODY_BYTES)
+    max_rubric = limit_from_env(RUBRIC_ENV, DEFAULT_MAX_RUBRIC_BYTES)
     owned = ledger is None
     app = FastAPI(
         title="Civic Ledger 社区评选台账",
@@ -76,22 +87,26 @@ def create_app(ledger: CivicLedger | None = None) -> FastAPI:
     )
     app.state.ledger = ledger if ledger is not None else CivicLedger()
     app.state.request_log = RequestLog(app.state.ledger.side)
+    app.state.throttle = AuthThrottle.from_environment(app.state.ledger.side)  # None: switched off
     app.add_middleware(TextCheckMiddleware)  # inner: runs after the idempotency check
     app.add_middleware(IdempotencyMiddleware)
+    # outermost (added last): a body over its limit is answered 413 before anything else runs
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body, max_rubric_bytes=max_rubric)
     app.add_exception_handler(CivicError, problems.civic_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.http_error)
     app.add_exception_handler(Exception, problems.unexpected_error)
 
     @app.get("/health", tags=["system"], summary="服务状态 Service status (no token needed)")
-    def health() -> dict[str, Any]:
+    def health() -> Answer[Status]:
         return {"status": "ok", "version": __version__}
 
     @app.get("/me", tags=["system"], summary="当前身份 Who the token acts as")
-    def me(actor: CurrentActor) -> dict[str, Any]:
+    def me(actor: CurrentActor) -> Answer[Me]:
         return {"id": actor.id, "role": actor.role.value, "role_label": actor.role.label,
                 "organisation": actor.organisation, "tenant": actor.tenant}
 
     for router in ROUTERS:
         app.include_router(router)
+    openapi.install(app)  # /openapi.json: every error, header and answer the routes give (see api.openapi)
     return app

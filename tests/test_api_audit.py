@@ -346,7 +346,7 @@ def test_whole_store_checks_are_for_auditors_of_every_tenant_only(world, decided
 
 
 def open_award(world: ApiWorld, **changes) -> str:
-    world.app.register_tenant(world.owner, "tianjin", "天津市")
+    world.register()  # the tenant, and the communities its street and community tokens act for
     issue_tokens(world)
     body = {"code": "workers-2020", "title": "十佳社区工作者", "year": 2020, "subject": "person", "method": "score",
             "places": 2, "max_score": 100, "step": "0.5", "on": "2020-01-05", **changes}

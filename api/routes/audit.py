@@ -18,12 +18,17 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
+from uuid import UUID
+
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
+from pydantic import Field
 from starlette.background import BackgroundTask
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
+from api.routes.answers import Answer, Shape, Uuid, Who
+from api.routes.tenants import TitleView
 from core.actors import Actor
 from core.bundle import export_bundle
 from core.chain import ChainReport
@@ -84,6 +89,129 @@ def verdicts_of(app: CivicLedger, actor: Actor, campaign_ids: list[str]) -> list
     return rows
 
 
+# -- answers ------------------------------------------------------------------------------------
+
+
+class HistoryRow(Shape):
+    """事件 One recorded event: who, when, what and why (a row of `civic history --json`)."""
+
+    stream: UUID
+    version: int = Field(description="事件位置 Position of the event in its stream")
+    event: str = Field(description="事件 Kind.Event, e.g. Candidacy.ScoreSheetSubmitted")
+    recorded: str = Field(description="记录时间 ISO date-time it was recorded")
+    effective: str | None = Field(description="生效日期 Effective date")
+    actor: Who | None
+    reason: str | None
+    tenant: str | None
+    campaign: str | None
+    rubric: str | None = Field(description="评分标准哈希 The rubric version it was recorded under")
+    data: dict[str, Any] = Field(description="数据 The event's recorded fields")
+
+
+class StreamView(Shape):
+    """记录状态 A stream as it was: kind, position, times and recorded fields."""
+
+    id: UUID
+    kind: str = Field(description="类型 Campaign, Candidacy, Community, Inspection, Selection, Tenant, …")
+    version: int
+    created_on: str
+    modified_on: str
+    state: dict[str, Any]
+
+
+class VerificationScope(Shape):
+    """范围 What a verification covered."""
+
+    campaign: UUID | None
+    tenant: str | None
+    anchor: str | None
+
+
+class ChainBreak(Shape):
+    """断链 The first break of a broken chain."""
+
+    stream: str
+    version: int
+    problem: str
+    explanation: str
+    detail: str
+    where: str
+
+
+class DecisionVerdict(Shape):
+    """决定核验 A recorded decision recomputed from the events."""
+
+    campaign_id: UUID
+    candidacy_id: UUID
+    community: str
+    level: str
+    status: str = Field(description="confirmed, mismatched or unverifiable")
+    differences: list[str]
+
+
+class ChainVerification(Shape):
+    """核验结果 The document of `civic audit verify --json`: `verified` is false when a chain is broken or a
+    decision does not match."""
+
+    scope: VerificationScope
+    intact: bool
+    streams: int
+    events: int
+    root: str = Field(description="链头根 sha256:… over every head")
+    breaks: list[ChainBreak]
+    decisions: list[DecisionVerdict]
+    verified: bool
+
+
+class Anchor(Shape):
+    """锚定 Every chain head of the store, as `civic audit anchor` writes it."""
+
+    format: str
+    version: int
+    taken_at: str
+    store: str
+    intact: bool
+    streams: int
+    events: int
+    root: str
+    heads: dict[str, list[int | str]] = Field(description="链头 Stream id -> [position, link hex]")
+
+
+class WhatIfDecision(Shape):
+    """推演决定 One recorded decision and what the other version would decide."""
+
+    candidacy_id: UUID
+    community: str
+    level: str
+    recorded_named: bool
+    whatif_named: bool | None = Field(description="null: the other version cannot score this candidacy")
+    changed: bool
+    status: str = Field(description="changed, unchanged or unscorable")
+    reasons: list[str]
+    recorded_reasons: list[str]
+    recorded_total: str | None
+    on_notice: bool
+    whatif_total: str | None
+    differences: list[str] = Field(description="差异 path: recorded -> what-if")
+    notes: list[str]
+
+
+class WhatIf(Shape):
+    """推演 The campaign's decisions under another rubric version (as `civic audit whatif --json`)."""
+
+    campaign_id: UUID
+    campaign: str
+    tenant: str
+    recorded_rubric: str
+    recorded_hash: str
+    rubric: str
+    rubric_hash: str
+    provided_by: str
+    style: str
+    decisions: list[WhatIfDecision]
+    notes: list[str]
+
+
 # -- history and time travel --------------------------------------------------------------------
 
 
@@ -96,7 +224,7 @@ def verdicts_of(app: CivicLedger, actor: Actor, campaign_ids: list[str]) -> list
                 "what and why — the rows of `civic history --json`. A campaign's history includes its "
                 "candidacies and inspections." + RESIDENTS,
 )
-def history(stream_id: str, actor: CurrentActor, app: Ledger) -> list[dict[str, Any]]:
+def history(stream_id: Uuid, actor: CurrentActor, app: Ledger) -> Answer[list[HistoryRow]]:
     rows = app.history(actor, stream_id)
     _not_a_token(stream_id, bool(rows) and rows[0]["event"].startswith("AccessToken."))
     return rows
@@ -110,7 +238,7 @@ def history(stream_id: str, actor: CurrentActor, app: Ledger) -> list[dict[str, 
                 "date-time `recorded_by` (exactly one of them): its kind, position, times and recorded fields." + RESIDENTS,
 )
 def stream_at(
-    stream_id: str,
+    stream_id: Uuid,
     actor: CurrentActor,
     app: Ledger,
     version: Annotated[int | None, Query(
@@ -120,7 +248,7 @@ def stream_at(
         description="记录时刻 ISO date-time: the stream with every event recorded by then",
         examples=["2020-11-30T12:00:00+08:00"],
     )] = None,
-) -> dict[str, Any]:
+) -> Answer[StreamView]:
     aggregate = app.stream_at(actor, stream_id, version=version, recorded_by=recorded_by)
     _not_a_token(stream_id, isinstance(aggregate, AccessToken))
     return stream_view(aggregate)
@@ -137,11 +265,11 @@ def stream_at(
                 "and, if later revoked, when — as `civic audit titles --json`." + RESIDENTS,
 )
 def titles(
-    community_id: str,
+    community_id: Uuid,
     actor: CurrentActor,
     app: Ledger,
     on: Annotated[str | None, Query(description="日期 Date YYYY-MM-DD (default today)", examples=["2021-01-01"])] = None,
-) -> list[dict[str, Any]]:
+) -> Answer[list[TitleView]]:
     try:
         return app.titles_on(actor, community_id, on if on is not None else app.today())
     except InvalidInput as exc:
@@ -163,7 +291,7 @@ def titles(
                 "--campaign ID --json` (`verified` false when a chain is broken or a decision does not match; "
                 "the answer is still 200)." + RESIDENTS,
 )
-def verify_campaign(campaign_id: str, actor: CurrentActor, app: Ledger) -> dict[str, Any]:
+def verify_campaign(campaign_id: Uuid, actor: CurrentActor, app: Ledger) -> Answer[ChainVerification]:
     streams = app.campaign_streams(actor, campaign_id)
     report = app.verify_chains(actor, streams)
     campaign = str(app.campaign(actor, campaign_id).id)
@@ -174,14 +302,23 @@ def verify_campaign(campaign_id: str, actor: CurrentActor, app: Ledger) -> dict[
     "/campaigns/{campaign_id}/bundle",
     summary="导出包 Export bundle",
     response_class=FileResponse,
-    responses={200: {"content": {BUNDLE_MEDIA_TYPE: {}}, "description": "导出包 The bundle file"}},
+    responses={200: {
+        "description": "导出包 The bundle file, as an attachment",
+        "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "X-Civic-Bundle-Root": {"description": "链头根 sha256:… over the exported chain heads", "required": True,
+                                    "schema": {"type": "string"}},
+            "Content-Disposition": {"description": "附件 attachment; filename=\"campaign-<id>.civic-bundle\"",
+                                    "required": True, "schema": {"type": "string"}},
+        },
+    }},
     description="活动记录的自包含导出包（事件、所用评分标准版本、清单与封印），可用 `civic audit verify FILE` 离线核验。"
                 "A self-contained file with the campaign's events, the rubric versions they name and a "
                 "manifest with the chain heads, as an attachment (`application/x-civic-bundle`); check it "
                 "offline with `civic audit verify FILE`. 409 when a chain of the campaign is broken (nothing "
                 "is exported). Header `X-Civic-Bundle-Root` is the root of the exported heads." + RESIDENTS,
 )
-def export(campaign_id: str, actor: CurrentActor, app: Ledger) -> FileResponse:
+def export(campaign_id: Uuid, actor: CurrentActor, app: Ledger) -> FileResponse:
     fd, name = tempfile.mkstemp(prefix="civic-export-", suffix=".civic-bundle")
     os.close(fd)
     path = Path(name)
@@ -209,13 +346,13 @@ def export(campaign_id: str, actor: CurrentActor, app: Ledger) -> FileResponse:
                 "of `civic audit whatif --json`. Records nothing." + RESIDENTS,
 )
 def whatif(
-    campaign_id: str,
+    campaign_id: Uuid,
     actor: CurrentActor,
     app: Ledger,
     rubric: Annotated[str | None, Query(
         description="评分标准版本 RUBRIC@VERSION the tenant can use", examples=["tianjin-meili@2017"],
     )] = None,
-) -> dict[str, Any]:
+) -> Answer[WhatIf]:
     return app.whatif(actor, campaign_id, rubric).as_dict()
 
 
@@ -230,7 +367,7 @@ def whatif(
                 "--json`: for auditors of every tenant (a token for tenant `*`) only; anyone else gets 403. "
                 "On a large store this takes as long as the command does.",
 )
-def verify_store(actor: CurrentActor, app: Ledger) -> dict[str, Any]:
+def verify_store(actor: CurrentActor, app: Ledger) -> Answer[ChainVerification]:
     report = app.verify_chains(actor)  # PermissionDenied unless an auditor of every tenant
     campaigns = app.campaigns_in_store(report)
     return chains_answer(report, verdicts_of(app, actor, campaigns), {"campaign": None, "tenant": None, "anchor": None})
@@ -243,5 +380,5 @@ def verify_store(actor: CurrentActor, app: Ledger) -> dict[str, Any]:
                 "租户审计员。The head of every chain in the store, as `civic audit anchor` writes it, to keep "
                 "where the store's operators cannot change it: for auditors of every tenant only (403 otherwise).",
 )
-def anchor(actor: CurrentActor, app: Ledger) -> dict[str, Any]:
+def anchor(actor: CurrentActor, app: Ledger) -> Answer[Anchor]:
     return app.anchor(actor)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
+from api.routes.answers import (Acted, ActedStatus, Answer, Evidence, ObjectionCounts, ObjectionTally, PinnedRubric,
+                                Shape, Uuid, absent)
 from api.routes.tenants import created, visible_tenant
 from api.versioning import acted, etag, expect, written
 from core.domain import Campaign, Candidacy, ids
@@ -90,6 +93,239 @@ def candidacy_view(candidacy: Candidacy) -> dict[str, Any]:
         "inspections": list(candidacy.inspections),
         "version": candidacy.version,
     }
+
+
+class Phase(Shape):
+    """阶段 A phase of the schedule."""
+
+    id: str
+    label: str
+    kind: str = Field(description="环节 The lifecycle step (application, inspection, assessment, notice, decision, …)")
+    start: str = Field(description="开始 YYYY-MM-DD")
+    end: str = Field(description="结束 YYYY-MM-DD (inclusive)")
+
+
+class AmendmentRecord(Shape):
+    """名单变更 A recorded change to the frozen candidate list."""
+
+    candidacy_id: UUID
+    change: str = Field(description="admit or remove")
+    reason: str | None = Field(description="依据 The justification")
+
+
+class CandidateEntry(Shape):
+    """候选 A candidacy on the campaign's list; `outcome` once decided."""
+
+    community_id: UUID
+    level: str
+    outcome: dict[str, Any] = absent("评定结果 What the decision recorded for it (after the decision)")
+
+
+class NoticeRecord(Shape):
+    """公示 The public notice as recorded on the campaign."""
+
+    start: str
+    end: str
+    candidacy_ids: list[UUID] = Field(description="公示名单 The candidacies listed, in order")
+    preliminary: dict[str, Any] = Field(description="初选 The decision style's preliminary outcome per candidacy")
+    closed: bool
+
+
+class ProgressEntry(Shape):
+    """进度记录 A progress record at a cadence."""
+
+    cadence: str = Field(description="monthly, quarterly or yearly")
+    period: str = Field(description="YYYY-MM, YYYY-Qn or YYYY")
+    subject: str
+    summary: str
+    figures: dict[str, str] = Field(description="数据 Named figures as decimal strings")
+    by: str = Field(description="记录人 Who recorded it")
+    effective: str | None = Field(description="生效日期 Effective date")
+
+
+class CampaignView(Shape):
+    """评选活动 A campaign (`ETag`: its version)."""
+
+    id: UUID
+    tenant: str
+    code: str
+    title: str
+    year: int
+    levels: list[str]
+    quota: int | None
+    rubric: PinnedRubric
+    schedule: list[Phase]
+    status: str = Field(description="draft, open, closed or cancelled")
+    frozen: bool = Field(description="名单已确定 Candidate list explicitly frozen")
+    frozen_today: bool = Field(description="今日名单已确定 Frozen explicitly or because the application phase is over")
+    amendments: list[AmendmentRecord]
+    candidacies: dict[str, CandidateEntry] = Field(description="候选名单 Candidacy id -> its entry")
+    notice: NoticeRecord | None
+    decided: bool
+    progress: list[ProgressEntry]
+    version: int
+
+
+class CampaignRow(Shape):
+    """活动 One campaign of a tenant's list."""
+
+    id: UUID
+    code: str
+    title: str
+    year: int
+    rubric: PinnedRubric
+    status: str
+    decided: bool
+    candidacies: int = Field(description="申报数 Number of candidacies")
+
+
+class CampaignCreated(Shape):
+    """已创建活动 The new campaign (`Location`: the campaign)."""
+
+    id: UUID
+    code: str
+    rubric: PinnedRubric
+
+
+class Frozen(Acted):
+    """名单已确定 The campaign written and whether its candidate list is frozen."""
+
+    frozen: bool
+
+
+class Amended(Acted):
+    """名单已变更 The campaign written and the candidacy admitted or removed."""
+
+    candidacy_id: UUID
+    change: str
+
+
+class Applied(Shape):
+    """已申报 The new candidacy (`Location`: the candidacy)."""
+
+    id: UUID
+    status: str
+    level: str
+    version: int
+
+
+class CandidacyRow(Shape):
+    """申报 One candidacy of a campaign's list (from the read model); `detail=true` adds the figures."""
+
+    id: UUID
+    community_id: UUID
+    level: str
+    status: str
+    named: bool | None = Field(description="是否命名 Named by the decision; null before it")
+    version: int
+    community: str | None = absent("社区名称 (detail)")
+    district: str | None = absent("区 (detail)")
+    street: str | None = absent("街道 (detail)")
+    self_total: str | None = absent("自评总分 (detail)")
+    mock_total: str | None = absent("模拟评估总分 (detail)")
+    official_total: str | None = absent("综合评估总分 Official total combined over assessors; null until every item is "
+                                        "scored (detail)")
+    assessors: int = absent("评估人数 Official assessors (detail)")
+    satisfaction_rate: str | None = absent("满意率 (detail)")
+    objections: ObjectionTally = absent("异议 (detail)")
+    vetoes: int = absent("否决项数 (detail)")
+    decided_on: str | None = absent("评定日期 (detail)")
+    revoked: bool = absent("是否摘牌 (detail)")
+    revoked_on: str | None = absent("摘牌日期 (detail)")
+
+
+class ReviewRecord(Shape):
+    """初审 A preliminary review."""
+
+    outcome: str = Field(description="approve, return or reject")
+    reason: str | None
+    by: str
+
+
+class ApplicationRecord(Shape):
+    """申报材料 The application's self-assessment and facts."""
+
+    self_scores: dict[str, str] = Field(description="自评分 Item id -> points (decimal text)")
+    self_total: str
+    facts: dict[str, Any]
+
+
+class VetoRecord(Shape):
+    """一票否决 A recorded veto."""
+
+    by: str
+    reason: str | None
+    evidence: list[Evidence]
+
+
+class Survey(Shape):
+    """满意度测评 The satisfaction survey."""
+
+    respondents: int
+    households: int
+    satisfied: int
+    basically_satisfied: int
+    dissatisfied: int
+
+
+class ObjectionRecord(Shape):
+    """异议 An objection and its resolution."""
+
+    text: str
+    items: list[str]
+    filed_by: str
+    status: str = Field(description="open, upheld or dismissed")
+    resolution: str | None = Field(description="处理理由 The reason it was upheld or dismissed")
+
+
+class Decision(Shape):
+    """评定 The decision with its whole derivation."""
+
+    named: bool
+    derivation: dict[str, Any] = Field(description="推导 Rules, figures and checks the decision style applied")
+    effective: str | None
+
+
+class Revocation(Shape):
+    """摘牌 The revocation of the title."""
+
+    reason: str | None
+    findings: list[str] = Field(description="INSPECTION_ID/FINDING_ID of the failed rectifications")
+    effective: str | None
+
+
+class PutForwardRecord(Shape):
+    """推荐 The candidacy put forward to a higher-level selection."""
+
+    to: str
+    reason: str | None
+    by: str
+    effective: str | None
+
+
+class CandidacyView(Shape):
+    """申报 A candidacy with everything recorded on it (`ETag`: its version)."""
+
+    id: UUID
+    tenant: str
+    campaign_id: UUID
+    community_id: UUID
+    level: str
+    status: str = Field(description="applied, returned, approved, rejected, withdrawn, named, not_named or revoked")
+    application: ApplicationRecord
+    reviews: list[ReviewRecord]
+    scores: dict[str, dict[str, dict[str, str]]] = Field(
+        description="评分表 Kind (self, mock, official) -> assessor -> item id -> points")
+    totals: dict[str, dict[str, str]] = Field(description="合计 Kind -> assessor -> sum of the points")
+    vetoes: dict[str, VetoRecord] = Field(description="否决 Veto id -> the veto")
+    survey: Survey | None
+    objections: dict[str, ObjectionRecord] = Field(description="异议 Objection id -> the objection")
+    objection_counts: ObjectionCounts
+    decision: Decision | None
+    revocation: Revocation | None
+    put_forward: list[PutForwardRecord]
+    inspections: list[UUID]
+    version: int
 
 
 class CampaignCreation(BaseModel):
@@ -217,7 +453,7 @@ class Withdrawal(BaseModel):
 )
 def create_campaign(
     tenant: str, body: CampaignCreation, actor: CurrentActor, app: Ledger, request: Request, response: Response,
-) -> dict[str, Any]:
+) -> Answer[CampaignCreated]:
     visible_tenant(app, actor, tenant)
     with expect(app, request, ids.tenant_id(tenant)):
         campaign_id = app.create_campaign(
@@ -235,7 +471,7 @@ def create_campaign(
     description="租户的全部活动：编号、代码、名称、年度、评分标准、状态、候选数。Id, code, title, year, pinned rubric, "
                 "status, decided and number of candidacies of every campaign.",
 )
-def list_campaigns(tenant: str, actor: CurrentActor, app: Ledger) -> list[dict[str, Any]]:
+def list_campaigns(tenant: str, actor: CurrentActor, app: Ledger) -> Answer[list[CampaignRow]]:
     return app.campaigns_of(actor, tenant)
 
 
@@ -247,7 +483,7 @@ def list_campaigns(tenant: str, actor: CurrentActor, app: Ledger) -> list[dict[s
                 "frozen (`frozen`: explicitly; `frozen_today`: explicitly or because the application phase is "
                 "over), amendments, candidacies, public notice and whether it is decided; `ETag` is its version.",
 )
-def get_campaign(campaign_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_campaign(campaign_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[CampaignView]:
     campaign = app.campaign(actor, campaign_id)
     etag(response, campaign.version)
     return campaign_view(campaign, app.today())
@@ -258,7 +494,7 @@ def get_campaign(campaign_id: str, actor: CurrentActor, app: Ledger, response: R
     summary="按代码查活动 A campaign by its code",
     description="按活动代码查找。The campaign created under `code` in the tenant (as `GET /campaigns/{id}`).",
 )
-def get_campaign_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_campaign_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledger, response: Response) -> Answer[CampaignView]:
     visible_tenant(app, actor, tenant)
     campaign = app.campaign(actor, str(ids.campaign_id(tenant, code)))
     etag(response, campaign.version)
@@ -272,8 +508,8 @@ def get_campaign_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledge
                 "reason; answers `{id, version}`. `If-Match` names the campaign's version.",
 )
 def reschedule_phase(
-    campaign_id: str, phase_id: str, body: PhaseChange, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    campaign_id: Uuid, phase_id: str, body: PhaseChange, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[Acted]:
     with expect(app, request, campaign_id) as saved:
         app.reschedule_phase(actor, campaign_id, phase_id, body.start, body.end, body.reason, on=body.on)
     return written(app, saved, campaign_id)
@@ -286,8 +522,8 @@ def reschedule_phase(
                 "status}`. The body (only `on`) may be omitted. `If-Match` names the campaign's version.",
 )
 def open_campaign(
-    campaign_id: str, actor: CurrentActor, app: Ledger, request: Request, body: Dated | None = None,
-) -> dict[str, Any]:
+    campaign_id: Uuid, actor: CurrentActor, app: Ledger, request: Request, body: Dated | None = None,
+) -> Answer[ActedStatus]:
     with expect(app, request, campaign_id):
         app.open_campaign(actor, campaign_id, on=body.on if body else None)
     campaign = app.campaign(actor, campaign_id)
@@ -301,8 +537,8 @@ def open_campaign(
                 "`{id, version, status}`. `If-Match` names the campaign's version.",
 )
 def close_campaign(
-    campaign_id: str, actor: CurrentActor, app: Ledger, request: Request, body: Dated | None = None,
-) -> dict[str, Any]:
+    campaign_id: Uuid, actor: CurrentActor, app: Ledger, request: Request, body: Dated | None = None,
+) -> Answer[ActedStatus]:
     with expect(app, request, campaign_id):
         app.close_campaign(actor, campaign_id, on=body.on if body else None)
     campaign = app.campaign(actor, campaign_id)
@@ -316,8 +552,8 @@ def close_campaign(
                 "reason; answers `{id, version, status}`. `If-Match` names the campaign's version.",
 )
 def cancel_campaign(
-    campaign_id: str, body: Cancellation, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    campaign_id: Uuid, body: Cancellation, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[ActedStatus]:
     with expect(app, request, campaign_id):
         app.cancel_campaign(actor, campaign_id, body.reason, on=body.on)
     campaign = app.campaign(actor, campaign_id)
@@ -331,8 +567,8 @@ def cancel_campaign(
                 "freezes the candidate list; answers `{id, version, frozen}`. `If-Match` names the campaign's version.",
 )
 def freeze_candidates(
-    campaign_id: str, actor: CurrentActor, app: Ledger, request: Request, body: Dated | None = None,
-) -> dict[str, Any]:
+    campaign_id: Uuid, actor: CurrentActor, app: Ledger, request: Request, body: Dated | None = None,
+) -> Answer[Frozen]:
     with expect(app, request, campaign_id):
         app.freeze_candidates(actor, campaign_id, on=body.on if body else None)
     campaign = app.campaign(actor, campaign_id)
@@ -347,8 +583,8 @@ def freeze_candidates(
                 "`If-Match` names the campaign's version.",
 )
 def amend_candidates(
-    campaign_id: str, body: Amendment, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    campaign_id: Uuid, body: Amendment, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[Amended]:
     with expect(app, request, campaign_id) as saved:
         candidacy_id = app.amend_candidates(
             actor, campaign_id, body.community_id, body.level, body.change, body.justification, on=body.on
@@ -367,8 +603,8 @@ def amend_candidates(
                 "`Location`. `If-Match` names the campaign's version.",
 )
 def apply(
-    campaign_id: str, body: Application, actor: CurrentActor, app: Ledger, request: Request, response: Response,
-) -> dict[str, Any]:
+    campaign_id: Uuid, body: Application, actor: CurrentActor, app: Ledger, request: Request, response: Response,
+) -> Answer[Applied]:
     with expect(app, request, campaign_id):
         candidacy_id = app.apply(actor, campaign_id, body.community_id, body.level, body.self_scores, body.facts, on=body.on)
     candidacy = app.candidacy(actor, candidacy_id)
@@ -390,11 +626,11 @@ def apply(
                 "unscored last. 居民无权查看 Residents get 403 (they read the public notice list).",
 )
 def list_candidacies(
-    campaign_id: str, actor: CurrentActor, app: Ledger,
+    campaign_id: Uuid, actor: CurrentActor, app: Ledger,
     detail: bool = Query(False, description="附得分等明细 Add the figures (totals, survey, objections, ...)"),
     order: str = Query("applied", description="排序 applied (application order) or ranking (official total, highest "
                                               "first)", examples=["ranking"]),
-) -> list[dict[str, Any]]:
+) -> Answer[list[CandidacyRow]]:
     campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
     rows = read_models(app).candidacies(actor, str(campaign.id), order=order, detail=detail)
     listed = []
@@ -414,7 +650,7 @@ def list_candidacies(
                 "Status, level, community, application, reviews, score sheets by kind (self, mock, official) with "
                 "totals, vetoes, survey, objections, decision with its derivation, revocation; `ETag` is its version.",
 )
-def get_candidacy(candidacy_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_candidacy(candidacy_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[CandidacyView]:
     candidacy = app.candidacy(actor, candidacy_id)
     etag(response, candidacy.version)
     return candidacy_view(candidacy)
@@ -432,8 +668,8 @@ def _candidacy_acted(app: Any, actor: Any, candidacy_id: str) -> dict[str, Any]:
                 "self-assessment; answers `{id, version, status}`. `If-Match` names the candidacy's version.",
 )
 def resubmit(
-    candidacy_id: str, body: Resubmission, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    candidacy_id: Uuid, body: Resubmission, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[ActedStatus]:
     with expect(app, request, candidacy_id):
         app.resubmit(actor, candidacy_id, body.self_scores, body.facts, on=body.on)
     return _candidacy_acted(app, actor, candidacy_id)
@@ -446,7 +682,7 @@ def resubmit(
                 "approves, returns or rejects a submitted application; answers `{id, version, status}`. "
                 "`If-Match` names the candidacy's version.",
 )
-def review(candidacy_id: str, body: Review, actor: CurrentActor, app: Ledger, request: Request) -> dict[str, Any]:
+def review(candidacy_id: Uuid, body: Review, actor: CurrentActor, app: Ledger, request: Request) -> Answer[ActedStatus]:
     with expect(app, request, candidacy_id):
         app.review(actor, candidacy_id, body.outcome, body.reason, on=body.on)
     return _candidacy_acted(app, actor, candidacy_id)
@@ -459,7 +695,7 @@ def review(candidacy_id: str, body: Review, actor: CurrentActor, app: Ledger, re
                 "application before the list is frozen; answers `{id, version, status}`. `If-Match` names the "
                 "candidacy's version.",
 )
-def withdraw(candidacy_id: str, body: Withdrawal, actor: CurrentActor, app: Ledger, request: Request) -> dict[str, Any]:
+def withdraw(candidacy_id: Uuid, body: Withdrawal, actor: CurrentActor, app: Ledger, request: Request) -> Answer[ActedStatus]:
     with expect(app, request, candidacy_id):
         app.withdraw(actor, candidacy_id, body.reason, on=body.on)
     return _candidacy_acted(app, actor, candidacy_id)

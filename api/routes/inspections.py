@@ -10,12 +10,14 @@ community and its street do not find a sealed visit plan until it is revealed (4
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
+from api.routes.answers import Acted, Answer, Evidence, Shape, Uuid, absent
 from api.versioning import etag, expect, saved_version, written
 from core.actors import Actor, Role
 from core.domain.inspection import SEVERITY_LABELS, Inspection
@@ -144,6 +146,159 @@ class RevealIn(Body):
     on: str | None = Field(None, description="生效日期 Effective date (YYYY-MM-DD), default today", examples=["2020-06-02"])
 
 
+# -- answers ----------------------------------------------------------------------------------
+
+
+class Completion(Shape):
+    """整改完成 The reported rectification."""
+
+    summary: str
+    evidence: list[Evidence]
+    on: str | None = Field(description="完成日期 Effective date")
+
+
+class Verification(Shape):
+    """整改验收 An inspector's verdict on a completed rectification."""
+
+    accepted: bool
+    by: str
+    reason: str | None
+    on: str | None = Field(description="验收日期 Effective date")
+
+
+class FindingView(Shape):
+    """问题 A finding with its rectification, overdue or not on `as_of` (`ETag`: the inspection's version)."""
+
+    finding_id: str = Field(description="问题编号 F1, F2, … within the inspection")
+    inspection_id: UUID
+    item: str = Field(description="评分条目 Rubric item id")
+    description: str
+    severity: str = Field(description="minor, major or critical")
+    severity_label: str
+    countermeasure: str
+    deadline: str = Field(description="整改期限 YYYY-MM-DD")
+    evidence: list[Evidence]
+    status: str = Field(description="open, planned, completed, accepted or rejected")
+    plan: str | None = Field(description="整改方案 The rectification plan, once made")
+    completion: Completion | None
+    verifications: list[Verification]
+    overdue: bool = Field(description="逾期 Past its deadline and not accepted")
+    failed: bool = Field(description="整改失败 Rejected, or overdue")
+
+
+class InspectionView(Shape):
+    """巡查 A visit with its findings (`ETag`: its version)."""
+
+    id: UUID
+    version: int
+    campaign_id: UUID
+    candidacy_id: UUID | None
+    community_id: UUID
+    kind: str = Field(description="announced or unannounced")
+    purpose: str = Field(description="campaign or supervision")
+    visit_date: str
+    inspectors: list[str]
+    notes: str
+    as_of: str = Field(description="判断逾期的日期 The date overdue is judged on")
+    findings: list[FindingView]
+
+
+class FindingRow(Shape):
+    """问题 One finding of a campaign's or candidacy's list."""
+
+    inspection_id: UUID
+    finding_id: str
+    candidacy_id: UUID | None
+    community_id: UUID
+    kind: str
+    purpose: str
+    visit_date: str
+    item: str
+    severity: str
+    deadline: str
+    status: str
+    overdue: bool
+    accepted: bool
+
+
+class CampaignFindings(Shape):
+    """活动的问题 Every finding of a campaign."""
+
+    campaign_id: UUID
+    as_of: str
+    findings: list[FindingRow]
+
+
+class CandidacyFindings(Shape):
+    """申报的问题 Every finding of a candidacy."""
+
+    candidacy_id: UUID
+    as_of: str
+    findings: list[FindingRow]
+
+
+class Conducted(Acted):
+    """已记录巡查 The new inspection and its version (`Location`: the inspection)."""
+
+    candidacy_id: UUID
+
+
+class FindingRecorded(Shape):
+    """已记录问题 The new finding (`Location`: the finding)."""
+
+    id: str = Field(description="问题编号 F1, F2, …")
+    inspection_id: UUID
+    version: int = Field(description="巡查的版本 The inspection's version")
+
+
+class FindingActed(Acted):
+    """整改已记录 The inspection written and the finding concerned."""
+
+    finding_id: str
+
+
+class Revealed(Shape):
+    """揭示内容 What a revealed plan had sealed."""
+
+    candidacy_id: UUID
+    visit_date: str
+    nonce: str
+    inspection_id: UUID
+    by: str
+
+
+class PlanView(Shape):
+    """暗访计划 A visit plan; before the reveal only its commitment (`ETag`: its version)."""
+
+    id: UUID
+    version: int
+    campaign_id: UUID
+    commitment: str = Field(description="承诺值 sha256:…")
+    sealed_by: str
+    revealed: Revealed | None
+
+
+class PlanSealed(Shape):
+    """已密封 The new visit plan (`Location`: the plan)."""
+
+    id: UUID
+    campaign_id: UUID
+    version: int
+
+
+class PlanAudit(Shape):
+    """核验 Was the visit fixed in advance? (The reveal's fields only once revealed.)"""
+
+    plan_id: UUID
+    sealed_at: str = Field(description="密封时间 When the seal was recorded (ISO date-time)")
+    inspection_recorded_at: str = absent("暗访记录时间 When the inspection was recorded (once revealed)")
+    visit_date: str = absent("暗访日期 (once revealed)")
+    candidacy_id: UUID = absent("被暗访的申报 (once revealed)")
+    revealed: bool
+    commitment_matches: bool = absent("承诺值相符 The reveal hashes to the commitment (once revealed)")
+    fixed_in_advance: bool | None = Field(description="事先确定 null until revealed")
+
+
 # -- views ------------------------------------------------------------------------------------
 
 
@@ -205,8 +360,8 @@ OVERDUE_QUERY = Query(None, description="只列逾期（true）或未逾期（fa
                 "visit to a candidate community (purpose campaign) or a re-inspection of a titled one (supervision). "
                 "`If-Match` names the candidacy's version. Returns the inspection id; `Location` is the inspection.",
 )
-def conduct_inspection(candidacy_id: str, body: InspectionIn, actor: CurrentActor, app: Ledger,
-                       request: Request, response: Response) -> dict[str, Any]:
+def conduct_inspection(candidacy_id: Uuid, body: InspectionIn, actor: CurrentActor, app: Ledger,
+                       request: Request, response: Response) -> Answer[Conducted]:
     with expect(app, request, candidacy_id) as saved:
         inspection_id = app.conduct_inspection(
             actor, candidacy_id, body.kind, body.visit_date, body.inspectors, purpose=body.purpose, notes=body.notes,
@@ -222,8 +377,8 @@ def conduct_inspection(candidacy_id: str, body: InspectionIn, actor: CurrentActo
                 "(plan, completion, verifications), and whether it is overdue on `on` (default today). `ETag` is the "
                 "inspection's version.",
 )
-def get_inspection(inspection_id: str, actor: CurrentActor, app: Ledger, response: Response,
-                   on: str | None = ON_QUERY) -> dict[str, Any]:
+def get_inspection(inspection_id: Uuid, actor: CurrentActor, app: Ledger, response: Response,
+                   on: str | None = ON_QUERY) -> Answer[InspectionView]:
     inspection = app.inspection(actor, inspection_id)
     etag(response, inspection.version)
     return inspection_view(inspection, _day(app, on))
@@ -236,8 +391,8 @@ def get_inspection(inspection_id: str, actor: CurrentActor, app: Ledger, respons
     description="巡查员记录发现的问题（对应评分条目）、整改措施与期限。An inspector records a problem tied to a rubric "
                 "item, with the countermeasure and deadline. Returns the finding id (F1, F2, … within the inspection).",
 )
-def record_finding(inspection_id: str, body: FindingIn, actor: CurrentActor, app: Ledger,
-                   request: Request, response: Response) -> dict[str, Any]:
+def record_finding(inspection_id: Uuid, body: FindingIn, actor: CurrentActor, app: Ledger,
+                   request: Request, response: Response) -> Answer[FindingRecorded]:
     evidence = [e.model_dump() for e in body.evidence] if body.evidence is not None else None
     with expect(app, request, inspection_id) as saved:
         finding_id = app.record_finding(
@@ -254,8 +409,8 @@ def record_finding(inspection_id: str, body: FindingIn, actor: CurrentActor, app
     description="一个问题及其整改状态。One finding, its rectification state and whether it is overdue on `on` "
                 "(default today). `ETag` is the inspection's version.",
 )
-def get_finding(inspection_id: str, finding_id: str, actor: CurrentActor, app: Ledger, response: Response,
-                on: str | None = ON_QUERY) -> dict[str, Any]:
+def get_finding(inspection_id: Uuid, finding_id: str, actor: CurrentActor, app: Ledger, response: Response,
+                on: str | None = ON_QUERY) -> Answer[FindingView]:
     inspection = app.inspection(actor, inspection_id)
     if finding_id not in inspection.findings:
         raise NotFound("finding", finding_id, known=list(inspection.findings))
@@ -269,8 +424,8 @@ def get_finding(inspection_id: str, finding_id: str, actor: CurrentActor, app: L
     description="社区或街道为一个未整改或被驳回的问题制定整改方案。The community or its street plans the rectification "
                 "of an open or rejected finding.",
 )
-def plan_rectification(inspection_id: str, finding_id: str, body: PlanIn, actor: CurrentActor, app: Ledger,
-                       request: Request) -> dict[str, Any]:
+def plan_rectification(inspection_id: Uuid, finding_id: str, body: PlanIn, actor: CurrentActor, app: Ledger,
+                       request: Request) -> Answer[FindingActed]:
     with expect(app, request, inspection_id) as saved:
         app.plan_rectification(actor, inspection_id, finding_id, body.plan, on=body.on)
     return written(app, saved, inspection_id, finding_id=finding_id)
@@ -282,8 +437,8 @@ def plan_rectification(inspection_id: str, finding_id: str, body: PlanIn, actor:
     description="社区或街道报告整改完成，附至少一项证据。The community or its street reports the rectification done, "
                 "with at least one piece of evidence.",
 )
-def complete_rectification(inspection_id: str, finding_id: str, body: CompletionIn, actor: CurrentActor,
-                           app: Ledger, request: Request) -> dict[str, Any]:
+def complete_rectification(inspection_id: Uuid, finding_id: str, body: CompletionIn, actor: CurrentActor,
+                           app: Ledger, request: Request) -> Answer[FindingActed]:
     with expect(app, request, inspection_id) as saved:
         app.complete_rectification(
             actor, inspection_id, finding_id, body.summary, [e.model_dump() for e in body.evidence], on=body.on,
@@ -297,8 +452,8 @@ def complete_rectification(inspection_id: str, finding_id: str, body: Completion
     description="巡查员验收已完成的整改：通过或驳回，并说明理由。An inspector accepts or rejects a completed "
                 "rectification, with the reason.",
 )
-def verify_rectification(inspection_id: str, finding_id: str, body: VerificationIn, actor: CurrentActor,
-                         app: Ledger, request: Request) -> dict[str, Any]:
+def verify_rectification(inspection_id: Uuid, finding_id: str, body: VerificationIn, actor: CurrentActor,
+                         app: Ledger, request: Request) -> Answer[FindingActed]:
     with expect(app, request, inspection_id) as saved:
         app.verify_rectification(actor, inspection_id, finding_id, body.accepted, body.reason, on=body.on)
     return written(app, saved, inspection_id, finding_id=finding_id)
@@ -310,8 +465,8 @@ def verify_rectification(inspection_id: str, finding_id: str, body: Verification
     description="一次评选活动中所有巡查发现的问题及其整改状态、是否逾期。Every finding of the campaign's inspections with "
                 "its status and whether it is overdue on `on` (default today); `overdue=true` lists only overdue ones.",
 )
-def campaign_findings(campaign_id: str, actor: CurrentActor, app: Ledger, on: str | None = ON_QUERY,
-                      overdue: bool | None = OVERDUE_QUERY) -> dict[str, Any]:
+def campaign_findings(campaign_id: Uuid, actor: CurrentActor, app: Ledger, on: str | None = ON_QUERY,
+                      overdue: bool | None = OVERDUE_QUERY) -> Answer[CampaignFindings]:
     app.campaign(actor, campaign_id)
     rows = app.findings(actor, campaign_id, on=on)
     if overdue is not None:
@@ -325,8 +480,8 @@ def campaign_findings(campaign_id: str, actor: CurrentActor, app: Ledger, on: st
     description="一个申报（社区在某活动中的某一等级）的所有巡查问题，含回头看。Every finding of the inspections of one "
                 "candidacy (campaign visits and supervision), with status and whether overdue on `on` (default today).",
 )
-def candidacy_findings(candidacy_id: str, actor: CurrentActor, app: Ledger, on: str | None = ON_QUERY,
-                       overdue: bool | None = OVERDUE_QUERY) -> dict[str, Any]:
+def candidacy_findings(candidacy_id: Uuid, actor: CurrentActor, app: Ledger, on: str | None = ON_QUERY,
+                       overdue: bool | None = OVERDUE_QUERY) -> Answer[CandidacyFindings]:
     candidacy = app.candidacy(actor, candidacy_id)
     cid = str(candidacy.id)
     rows = [r for r in app.findings(actor, candidacy.campaign_id, on=on) if r["candidacy_id"] == cid]
@@ -358,8 +513,8 @@ def plan_view(plan: Any) -> dict[str, Any]:
                 "records only the commitment (a hash of target, date and nonce); the inspected community and its "
                 "street get 404 for the plan until it is revealed.",
 )
-def seal_visit_plan(campaign_id: str, body: VisitPlanIn, actor: CurrentActor, app: Ledger,
-                    response: Response) -> dict[str, Any]:
+def seal_visit_plan(campaign_id: Uuid, body: VisitPlanIn, actor: CurrentActor, app: Ledger,
+                    response: Response) -> Answer[PlanSealed]:
     plan_id = app.seal_visit_plan(actor, campaign_id, body.commitment, on=body.on)
     location(response, f"/visit-plans/{plan_id}")
     return {"id": plan_id, "campaign_id": campaign_id, "version": app.visit_plan(actor, plan_id).version}
@@ -371,7 +526,7 @@ def seal_visit_plan(campaign_id: str, body: VisitPlanIn, actor: CurrentActor, ap
     description="暗访计划：揭示前只有承诺值。The plan: before the reveal only its commitment. The inspected community "
                 "and street get 404 until it is revealed. `ETag` is the plan's version.",
 )
-def get_visit_plan(plan_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_visit_plan(plan_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[PlanView]:
     plan = app.visit_plan(actor, plan_id)
     etag(response, plan.version)
     return plan_view(plan)
@@ -384,8 +539,8 @@ def get_visit_plan(plan_id: str, actor: CurrentActor, app: Ledger, response: Res
                 "reveals target, date and nonce; they must hash to the commitment and match the unannounced "
                 "inspection recorded.",
 )
-def reveal_visit_plan(plan_id: str, body: RevealIn, actor: CurrentActor, app: Ledger,
-                      request: Request) -> dict[str, Any]:
+def reveal_visit_plan(plan_id: Uuid, body: RevealIn, actor: CurrentActor, app: Ledger,
+                      request: Request) -> Answer[Acted]:
     app.visit_plan(actor, plan_id)  # the inspected side does not find a sealed plan: 404, not 403
     with expect(app, request, plan_id) as saved:
         app.reveal_visit_plan(actor, plan_id, body.candidacy_id, body.visit_date, body.nonce, body.inspection_id,
@@ -399,6 +554,6 @@ def reveal_visit_plan(plan_id: str, body: RevealIn, actor: CurrentActor, app: Le
     description="暗访是否事先确定：承诺值是否相符、密封是否早于暗访记录。Was the visit fixed in advance: does the "
                 "reveal match the commitment, and was the seal recorded before the inspection?",
 )
-def audit_visit_plan(plan_id: str, actor: CurrentActor, app: Ledger) -> dict[str, Any]:
+def audit_visit_plan(plan_id: Uuid, actor: CurrentActor, app: Ledger) -> Answer[PlanAudit]:
     app.visit_plan(actor, plan_id)
     return app.audit_visit_plan(actor, plan_id)

@@ -15,18 +15,21 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
 from api.problems import KINDS, problem
-from api.routes.tenants import created, reader_in, visible_tenant
+from api.routes.answers import Answer, LevelSummary, Shape, Who, absent
+from api.routes.tenants import RubricRecorded, created, reader_in, visible_tenant
 from api.versioning import expect
 from core.actors import Actor
 from core.domain import ids
 from core.errors import InvalidInput, NotFound
+from core.exact import Publication
 from core.permissions import authorize
 from core.rubric import Rubric
-from core.rubric_files import RubricFile, read_rubric_file
+from core.rubric_files import MAX_FILE_BYTES, RubricFile, read_rubric_file
 from core.services import CivicLedger
 from core.services.base import ALL_TENANTS
 from core.services.registry import usage_problems
@@ -35,9 +38,6 @@ router = APIRouter(route_class=LedgerRoute)
 
 RUBRICS = ["rubrics"]
 PLUGINS = ["plugins"]
-
-#: The largest rubric file accepted (the 60-item Tianjin rubric is about 20 kB as JSON).
-MAX_FILE_BYTES = 2_000_000
 
 FILE_BODY: dict[str, Any] = {
     "requestBody": {
@@ -150,6 +150,169 @@ def shown(app: CivicLedger, actor: Actor, rubric_id: str, version: str | None) -
     return app.resolve_rubric(actor, rubric_id, version)
 
 
+# -- answers -----------------------------------------------------------------------------------------------
+
+
+class TrimmedMeanView(Shape):
+    """截尾平均 A trimmed mean: the `drop` highest and lowest points dropped when at least `min_count` assessors scored."""
+
+    kind: str = Field(examples=["trimmed_mean"])
+    drop: int
+    min_count: int
+
+
+class RubricSummary(Shape):
+    """检查结果 What `civic rubric validate --json` prints for a valid file."""
+
+    file: str
+    id: str
+    version: str
+    ref: str
+    hash: str
+    title: str
+    style: str
+    aggregation: str | TrimmedMeanView
+    categories: int
+    items: int
+    points: str = Field(description="满分 The rubric's maximum total")
+    veto_items: int
+    levels: list[LevelSummary]
+    provisional: bool
+    derived_from: str | None = Field(description="派生自 id@version the file derives from, or null")
+
+
+class RubricRow(Shape):
+    """评分标准版本 A rubric version the tenant can pin."""
+
+    ref: str
+    id: str
+    version: str
+    hash: str
+    title: str
+    provided_by: str = Field(description="提供者 `plugin NAME` or `tenant CODE`")
+    style: str
+    items: int
+    points: str
+    levels: list[LevelSummary]
+    provisional: bool
+
+
+class ItemView(Shape):
+    """评分条目 An item."""
+
+    id: str
+    text: str
+    max_points: float
+
+
+class CategoryView(Shape):
+    """类别 A category with its items."""
+
+    id: str
+    title: str
+    max_points: float
+    items: list[ItemView]
+
+
+class VetoItemView(Shape):
+    """一票否决项 A veto item."""
+
+    id: str
+    text: str
+
+
+class LevelView(Shape):
+    """级别 A level with its rules."""
+
+    id: str
+    label: str
+    provisional: bool
+    note: str
+    rules: dict[str, Any]
+
+
+class RubricView(Shape):
+    """评分标准 A rubric version in full, as `civic rubric show --json` (see docs/rubric-files.md)."""
+
+    hash: str
+    ref: str
+    provided_by: str
+    points: str = Field(description="满分 Maximum total")
+    is_provisional: bool = Field(description="暂行 The version or one of its levels is provisional")
+    id: str
+    version: str
+    title: str
+    source: str
+    step: float
+    aggregation: str | TrimmedMeanView
+    style: str
+    categories: list[CategoryView]
+    veto_items: list[VetoItemView]
+    levels: list[LevelView]
+    rules: dict[str, Any]
+    provisional: bool
+    publication: Publication = absent("公布口径 How figures are published (when the rubric declares it)")
+    min_assessors: int = absent("评估人数 Official assessors needed on every item (when declared)")
+    partial_sheets: bool = absent("部分评分表 Sheets may leave items out (when declared)")
+
+
+class RubricImported(RubricRecorded):
+    """已导入 The rubric version recorded for the tenant (`Location`: the rubric)."""
+
+    derived_from: str | None
+
+
+class RubricVersionRow(Shape):
+    """版本 A version of a rubric the tenant can use, with its lineage."""
+
+    ref: str
+    id: str
+    version: str
+    hash: str
+    title: str
+    provided_by: str
+    recorded_by: Who | None = Field(description="记录人 Who recorded the tenant's own version (null for a plugin's)")
+    effective: str | None
+    reason: str | None
+    provisional: bool
+    derived_from: list[str] = Field(description="派生链 Refs it derives from, nearest first")
+
+
+class LineageStep(Shape):
+    """派生关系 A version in a lineage, nearest first (`ref` null where the tenant may not see it)."""
+
+    ref: str | None
+    hash: str
+    provided_by: str
+    derived_from: str | None = Field(description="派生自 Hash of the version it derives from, or null")
+
+
+class PluginRow(Shape):
+    """插件 An installed plugin (`core`: the built-ins)."""
+
+    name: str
+    version: str
+    source: str
+    hooks: list[str]
+    rubrics: list[str]
+    styles: list[str]
+    aggregations: list[str]
+
+
+class PluginFailure(Shape):
+    """被拒绝的插件 A plugin that was refused, and why."""
+
+    name: str
+    error: str
+
+
+class Plugins(Shape):
+    """插件 As `civic plugins --json`."""
+
+    plugins: list[PluginRow]
+    failures: list[PluginFailure]
+
+
 # -- rubrics ---------------------------------------------------------------------------------------------
 
 
@@ -160,7 +323,7 @@ def shown(app: CivicLedger, actor: Actor, rubric_id: str, version: str | None) -
                 "pin: the plugins' and its own (ref, hash, title, provided by, style, items, points, levels, "
                 "provisional).",
 )
-def list_rubrics(actor: CurrentActor, app: Ledger) -> list[dict[str, Any]]:
+def list_rubrics(actor: CurrentActor, app: Ledger) -> Answer[list[RubricRow]]:
     rows = [rubric_row(p.rubric, f"plugin {p.plugin}") for p in app.plugins.rubrics()]
     if actor.tenant != ALL_TENANTS:
         tenant = app.tenant(actor, actor.tenant)
@@ -178,7 +341,7 @@ def list_rubrics(actor: CurrentActor, app: Ledger) -> list[dict[str, Any]]:
 def show_rubric(
     rubric_id: str, actor: CurrentActor, app: Ledger,
     version: Annotated[str | None, Query(description="版本 Version (default: the highest)", examples=["2017"])] = None,
-) -> dict[str, Any]:
+) -> Answer[RubricView]:
     rubric, provided_by = shown(app, actor, rubric_id, version)
     return {
         "hash": rubric.content_hash, "ref": rubric.ref, "provided_by": provided_by,
@@ -196,7 +359,7 @@ def show_rubric(
 )
 def validate_rubric(
     request: Request, body: RawBody, actor: CurrentActor, app: Ledger, filename: FileName = None,
-) -> Any:
+) -> Answer[RubricSummary]:
     loaded = read_body_file(request, body, filename, app)
     if loaded.problems or loaded.rubric is None:
         return file_problems(request, loaded)
@@ -215,7 +378,7 @@ def import_rubric(
     filename: FileName = None,
     reason: Annotated[str | None, Query(description="理由 Why (recorded; default: imported over HTTP)",
                                         examples=["区民政局发布2021年标准"])] = None,
-) -> Any:
+) -> Answer[RubricImported]:
     visible_tenant(app, actor, tenant)
     authorize(actor, "configure_rubric")  # the core's own rule, checked before the file is read
     if actor.tenant != tenant:
@@ -241,7 +404,7 @@ def import_rubric(
                 "`rubric_id` the tenant can use, lowest first: hash, provided by, who recorded it, when and why, "
                 "provisional, and its lineage (`derived_from`, nearest first).",
 )
-def rubric_versions(tenant: str, rubric_id: str, actor: CurrentActor, app: Ledger) -> list[dict[str, Any]]:
+def rubric_versions(tenant: str, rubric_id: str, actor: CurrentActor, app: Ledger) -> Answer[list[RubricVersionRow]]:
     return app.rubric_versions(reader_in(app, actor, tenant), rubric_id)
 
 
@@ -251,7 +414,7 @@ def rubric_versions(tenant: str, rubric_id: str, actor: CurrentActor, app: Ledge
     description="该版本及其派生来源链（由近及远）。The version and the chain it derives from, nearest first: "
                 "`[{ref, hash, provided_by, derived_from}, …]`; versions the tenant cannot see are not named.",
 )
-def rubric_lineage(tenant: str, rubric_id: str, version: str, actor: CurrentActor, app: Ledger) -> list[dict[str, Any]]:
+def rubric_lineage(tenant: str, rubric_id: str, version: str, actor: CurrentActor, app: Ledger) -> Answer[list[LineageStep]]:
     reader = reader_in(app, actor, tenant)
     rubric, _ = app.resolve_rubric(reader, rubric_id, version)
     return app.rubric_lineage(reader, rubric.content_hash)
@@ -267,5 +430,5 @@ def rubric_lineage(tenant: str, rubric_id: str, version: str, actor: CurrentActo
                 "As `civic plugins --json`: `{plugins: [{name, version, source, hooks, rubrics, styles, aggregations}], "
                 "failures: [{name, error}]}`.",
 )
-def list_plugins(actor: CurrentActor, app: Ledger) -> dict[str, Any]:
+def list_plugins(actor: CurrentActor, app: Ledger) -> Answer[Plugins]:
     return app.plugins.summary()

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ConfigDict, Field
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
+from api.routes.answers import Acted, Answer, Evidence, ObjectionCounts, Shape, Uuid, absent
+from api.routes.campaigns import Survey
 from api.routes.inspections import Body, EvidenceRef, deny_residents, location
 from api.versioning import etag, expect, saved_version, written
 from core.actors import Role
@@ -166,6 +169,166 @@ class RevocationIn(Body):
     on: str | None = Field(None, description=ON, examples=["2021-04-10"])
 
 
+# -- answers ----------------------------------------------------------------------------------
+
+
+class SheetRecorded(Acted):
+    """评分表已记录 The candidacy written, and the sheet recorded (`Location`: the assessments)."""
+
+    kind: str
+    assessor: str = Field(description="评估人员 The token's person")
+    items: int = Field(description="条目数 Items recorded by the sheet")
+
+
+class Sheet(Shape):
+    """评分表 One assessor's sheet of one kind."""
+
+    assessor: str
+    items: int = Field(description="已评条目数 Items scored")
+    sum: str = Field(description="合计 Sum of the points")
+    points: dict[str, str] = Field(description="得分 Item id -> points")
+
+
+class VetoView(Shape):
+    """一票否决 A recorded veto (`ETag`: the candidacy's version)."""
+
+    veto_id: str
+    candidacy_id: UUID
+    by: str
+    reason: str | None
+    evidence: list[Evidence]
+
+
+class Assessments(Shape):
+    """评估情况 A candidacy's score sheets by kind, vetoes and survey (`ETag`: the candidacy's version)."""
+
+    candidacy_id: UUID
+    version: int
+    status: str
+    level: str
+    application_total: str = Field(description="申报自评总分 Total of the application's self-assessment")
+    score_sheets: dict[str, list[Sheet]] = Field(description="评分表 Kind (self, mock, official) -> the sheets")
+    vetoes: list[VetoView]
+    survey: Survey | None
+
+
+class VetoRecorded(Shape):
+    """已记录否决 The veto (`Location`: the veto)."""
+
+    id: str = Field(description="否决项编号 The veto item id")
+    candidacy_id: UUID
+    version: int = Field(description="申报的版本 The candidacy's version")
+
+
+class VetoWithdrawn(Acted):
+    """已撤销否决 The candidacy written and the veto withdrawn."""
+
+    veto_id: str
+
+
+class LeftOff(Shape):
+    """未列入公示 An approved candidacy the notice left off, with the rules that kept it off."""
+
+    candidacy_id: UUID
+    community_id: UUID
+    community: str
+    level: str
+    reasons: list[str]
+
+
+class NoticeOpened(Acted):
+    """公示已开始 The campaign written, the candidacies listed and those left off (`Location`: the notice)."""
+
+    listed: list[UUID] = Field(description="公示名单 The candidacies on the notice, in order")
+    left_off: list[LeftOff]
+
+
+class NoticeEntry(Shape):
+    """公示候选 A candidate on the public notice (or, for staff, approved but not listed)."""
+
+    candidacy_id: UUID
+    community_id: UUID
+    community: str
+    district: str
+    street: str
+    level: str
+    level_label: str
+    reasons: list[str] = Field(description="初选理由 The decision style's preliminary reasons")
+    objections: ObjectionCounts
+
+
+class NoticeView(Shape):
+    """公示 The public notice window and its candidates (`ETag`: the campaign's version)."""
+
+    campaign_id: UUID
+    version: int
+    code: str
+    title: str
+    start: str
+    end: str
+    closed: bool
+    decided: bool
+    candidates: list[NoticeEntry]
+    not_listed: list[NoticeEntry] = absent("未列入 Approved candidacies not listed (not shown to residents)")
+
+
+class ObjectionFiled(Shape):
+    """已提出异议 The objection (`Location`: the objection)."""
+
+    id: str = Field(description="异议编号 The objection id")
+    candidacy_id: UUID
+    version: int = Field(description="申报的版本 The candidacy's version")
+
+
+class ObjectionView(Shape):
+    """异议 An objection and its resolution (`ETag`: the candidacy's version)."""
+
+    objection_id: str
+    candidacy_id: UUID
+    text: str
+    items: list[str]
+    filed_by: str
+    status: str = Field(description="open, upheld or dismissed")
+    resolution: str | None
+
+
+class ObjectionResolved(Acted):
+    """异议已处理 The candidacy written and the objection resolved."""
+
+    objection_id: str
+
+
+class Decided(Acted):
+    """已评定 The campaign written and, per candidacy, whether it was named (`Location`: the outcome table)."""
+
+    named: dict[str, bool] = Field(description="命名结果 Candidacy id -> named")
+
+
+class OutcomeRow(Shape):
+    """评定结果 One candidacy of the outcome table."""
+
+    candidacy_id: UUID
+    community: str
+    district: str
+    street: str
+    level: str
+    status: str
+    total: str | None = Field(description="综合得分 Official total as published, null before the decision")
+    satisfaction_rate: str | None
+    objections: ObjectionCounts
+    reasons: list[str]
+    revocation: dict[str, Any] | None = Field(description="摘牌 {reason, findings, effective}, or null")
+
+
+class Outcome(Shape):
+    """评定结果表 The outcome table of a campaign."""
+
+    campaign_id: UUID
+    code: str
+    decided: bool
+    rows: list[OutcomeRow]
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -190,8 +353,8 @@ def _sheet_sum(points: dict[str, str]) -> str:
                 "sheet with one bad item records nothing and the problem's `field` names the item (`scores[38]`). "
                 "The token's person is the assessor. `If-Match` names the candidacy's version.",
 )
-def submit_score_sheet(candidacy_id: str, body: ScoreSheetIn, actor: CurrentActor, app: Ledger,
-                       request: Request, response: Response) -> dict[str, Any]:
+def submit_score_sheet(candidacy_id: Uuid, body: ScoreSheetIn, actor: CurrentActor, app: Ledger,
+                       request: Request, response: Response) -> Answer[SheetRecorded]:
     with expect(app, request, candidacy_id) as saved:
         recorded = app.submit_score_sheet(actor, candidacy_id, body.kind, body.scores, on=body.on)
     location(response, f"/candidacies/{candidacy_id}/assessments")
@@ -206,7 +369,7 @@ def submit_score_sheet(candidacy_id: str, body: ScoreSheetIn, actor: CurrentActo
                 "kinds (each assessor's item points and their sum), the vetoes and the survey. `ETag` is the "
                 "candidacy's version.",
 )
-def get_assessments(candidacy_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_assessments(candidacy_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[Assessments]:
     candidacy = app.candidacy(actor, candidacy_id)
     etag(response, candidacy.version)
     return {
@@ -235,8 +398,8 @@ def get_assessments(candidacy_id: str, actor: CurrentActor, app: Ledger, respons
                 "own recorded item scores with a reason; the old value stays in the history. Not after the public "
                 "notice opened.",
 )
-def correct_score(candidacy_id: str, body: ScoreCorrectionIn, actor: CurrentActor, app: Ledger,
-                  request: Request) -> dict[str, Any]:
+def correct_score(candidacy_id: Uuid, body: ScoreCorrectionIn, actor: CurrentActor, app: Ledger,
+                  request: Request) -> Answer[Acted]:
     with expect(app, request, candidacy_id) as saved:
         app.correct_score(actor, candidacy_id, body.kind, body.item, body.points, body.reason, on=body.on)
     return written(app, saved, candidacy_id)
@@ -250,8 +413,8 @@ def correct_score(candidacy_id: str, body: ScoreCorrectionIn, actor: CurrentActo
     description="评估组或巡查组记录评分标准中的一票否决项适用于此申报。An assessor or inspector records that a veto "
                 "item of the rubric applies. Returns the veto id; `Location` is the veto.",
 )
-def record_veto(candidacy_id: str, body: VetoIn, actor: CurrentActor, app: Ledger,
-                request: Request, response: Response) -> dict[str, Any]:
+def record_veto(candidacy_id: Uuid, body: VetoIn, actor: CurrentActor, app: Ledger,
+                request: Request, response: Response) -> Answer[VetoRecorded]:
     with expect(app, request, candidacy_id) as saved:
         app.record_veto(actor, candidacy_id, body.veto_id, body.reason, _evidence(body.evidence), on=body.on)
     location(response, f"/candidacies/{candidacy_id}/vetoes/{body.veto_id}")
@@ -264,7 +427,7 @@ def record_veto(candidacy_id: str, body: VetoIn, actor: CurrentActor, app: Ledge
     summary="查看一票否决 A recorded veto",
     description="已记录的一票否决项：记录人、理由与证据。A veto recorded for the candidacy: by whom, why, evidence.",
 )
-def get_veto(candidacy_id: str, veto_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_veto(candidacy_id: Uuid, veto_id: str, actor: CurrentActor, app: Ledger, response: Response) -> Answer[VetoView]:
     candidacy = app.candidacy(actor, candidacy_id)
     if veto_id not in candidacy.vetoes:
         raise NotFound("veto", veto_id, known=list(candidacy.vetoes))
@@ -278,8 +441,8 @@ def get_veto(candidacy_id: str, veto_id: str, actor: CurrentActor, app: Ledger, 
     summary="撤销一票否决 Withdraw a veto",
     description="撤销已记录的一票否决项，须说明理由。Withdraw a recorded veto, with the reason.",
 )
-def withdraw_veto(candidacy_id: str, veto_id: str, body: ReasonIn, actor: CurrentActor, app: Ledger,
-                  request: Request) -> dict[str, Any]:
+def withdraw_veto(candidacy_id: Uuid, veto_id: str, body: ReasonIn, actor: CurrentActor, app: Ledger,
+                  request: Request) -> Answer[VetoWithdrawn]:
     with expect(app, request, candidacy_id) as saved:
         app.withdraw_veto(actor, candidacy_id, veto_id, body.reason, on=body.on)
     return written(app, saved, candidacy_id, veto_id=veto_id)
@@ -292,8 +455,8 @@ def withdraw_veto(candidacy_id: str, veto_id: str, body: ReasonIn, actor: Curren
     description="记录居民满意度测评结果（市民政局或评估组）；再次记录即为更正，须说明理由。Record the residents' satisfaction "
                 "survey (city owner or assessor); recording it again is a correction and needs a reason.",
 )
-def record_survey(candidacy_id: str, body: SurveyIn, actor: CurrentActor, app: Ledger,
-                  request: Request) -> dict[str, Any]:
+def record_survey(candidacy_id: Uuid, body: SurveyIn, actor: CurrentActor, app: Ledger,
+                  request: Request) -> Answer[Acted]:
     with expect(app, request, candidacy_id) as saved:
         app.record_survey(
             actor, candidacy_id, respondents=body.respondents, households=body.households, satisfied=body.satisfied,
@@ -319,8 +482,8 @@ def record_survey(candidacy_id: str, body: SurveyIn, actor: CurrentActor, app: L
                 "(`left_off`: `candidacy_id`, `community_id`, `community`, `level`, `reasons`); "
                 "`Location` is the notice. `If-Match` names the campaign's version.",
 )
-def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, app: Ledger,
-                       request: Request, response: Response) -> dict[str, Any]:
+def open_public_notice(campaign_id: Uuid, body: NoticeIn, actor: CurrentActor, app: Ledger,
+                       request: Request, response: Response) -> Answer[NoticeOpened]:
     with expect(app, request, campaign_id) as saved:
         listed = app.open_public_notice(actor, campaign_id, body.start, body.end, on=body.on)
     location(response, f"/campaigns/{campaign_id}/notice")
@@ -333,8 +496,8 @@ def open_public_notice(campaign_id: str, body: NoticeIn, actor: CurrentActor, ap
     summary="结束公示 Close the public notice",
     description="公示期满后结束公示（不早于公示结束日）。Close the public notice, on or after its last day.",
 )
-def close_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request,
-                        body: DateIn | None = None) -> dict[str, Any]:
+def close_public_notice(campaign_id: Uuid, actor: CurrentActor, app: Ledger, request: Request,
+                        body: DateIn | None = None) -> Answer[Acted]:
     with expect(app, request, campaign_id) as saved:
         app.close_public_notice(actor, campaign_id, on=body.on if body else None)
     return written(app, saved, campaign_id)
@@ -349,7 +512,7 @@ def close_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, requ
                 "file objections. Other roles also see the approved candidates not listed, with the reasons. "
                 "`ETag` is the campaign's version.",
 )
-def get_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_public_notice(campaign_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[NoticeView]:
     campaign = app.campaign(actor, campaign_id)
     notice = campaign.notice
     if notice is None:
@@ -398,8 +561,8 @@ def get_public_notice(campaign_id: str, actor: CurrentActor, app: Ledger, respon
                 "public notice during its window, optionally naming rubric items. Returns the objection id; "
                 "`Location` is the objection.",
 )
-def file_objection(candidacy_id: str, body: ObjectionIn, actor: CurrentActor, app: Ledger,
-                   request: Request, response: Response) -> dict[str, Any]:
+def file_objection(candidacy_id: Uuid, body: ObjectionIn, actor: CurrentActor, app: Ledger,
+                   request: Request, response: Response) -> Answer[ObjectionFiled]:
     with expect(app, request, candidacy_id) as saved:
         objection_id = app.file_objection(actor, candidacy_id, body.text, body.items, on=body.on)
     location(response, f"/candidacies/{candidacy_id}/objections/{objection_id}")
@@ -413,8 +576,8 @@ def file_objection(candidacy_id: str, body: ObjectionIn, actor: CurrentActor, ap
     description="一项异议及其处理结果；居民只能查看自己提出的异议。An objection and its resolution; a resident sees "
                 "only the objections they filed. `ETag` is the candidacy's version.",
 )
-def get_objection(candidacy_id: str, objection_id: str, actor: CurrentActor, app: Ledger,
-                  response: Response) -> dict[str, Any]:
+def get_objection(candidacy_id: Uuid, objection_id: str, actor: CurrentActor, app: Ledger,
+                  response: Response) -> Answer[ObjectionView]:
     candidacy = app.candidacy(actor, candidacy_id)
     objection = candidacy.objections.get(objection_id)
     if actor.role is Role.RESIDENT and (objection is None or objection["filed_by"] != actor.id):
@@ -440,8 +603,8 @@ def get_objection(candidacy_id: str, objection_id: str, actor: CurrentActor, app
     description="市民政局认定异议成立或不成立，并说明理由。The city owner upholds or dismisses an objection, with "
                 "the reason.",
 )
-def resolve_objection(candidacy_id: str, objection_id: str, body: ResolutionIn, actor: CurrentActor, app: Ledger,
-                      request: Request) -> dict[str, Any]:
+def resolve_objection(candidacy_id: Uuid, objection_id: str, body: ResolutionIn, actor: CurrentActor, app: Ledger,
+                      request: Request) -> Answer[ObjectionResolved]:
     with expect(app, request, candidacy_id) as saved:
         app.resolve_objection(actor, candidacy_id, objection_id, body.upheld, body.reason, on=body.on)
     return written(app, saved, candidacy_id, objection_id=objection_id)
@@ -460,8 +623,8 @@ def resolve_objection(candidacy_id: str, objection_id: str, body: ResolutionIn, 
                 "titles; each decision is recorded with its whole derivation. Returns candidacy id -> named; "
                 "`Location` is the outcome table. `If-Match` names the campaign's version.",
 )
-def decide(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request, response: Response,
-           body: DateIn | None = None) -> dict[str, Any]:
+def decide(campaign_id: Uuid, actor: CurrentActor, app: Ledger, request: Request, response: Response,
+           body: DateIn | None = None) -> Answer[Decided]:
     with expect(app, request, campaign_id) as saved:
         results = app.decide(actor, campaign_id, on=body.on if body else None)
     location(response, f"/campaigns/{campaign_id}/outcome")
@@ -476,7 +639,7 @@ def decide(campaign_id: str, actor: CurrentActor, app: Ledger, request: Request,
                 "community, district, street, level, status, official total, satisfaction rate, objections, the "
                 "decision's reasons and any revocation.",
 )
-def outcome(campaign_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def outcome(campaign_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[Outcome]:
     campaign = app.campaign(actor, campaign_id)
     return {
         "campaign_id": str(campaign.id),
@@ -493,8 +656,8 @@ def outcome(campaign_id: str, actor: CurrentActor, app: Ledger, response: Respon
     description="将已命名的申报推荐到上一级评选（如省级示范社区候选），同一评选只推荐一次。Put a named candidacy forward "
                 "to a higher-level selection, once per selection.",
 )
-def put_forward(candidacy_id: str, body: PutForwardIn, actor: CurrentActor, app: Ledger,
-                request: Request) -> dict[str, Any]:
+def put_forward(candidacy_id: Uuid, body: PutForwardIn, actor: CurrentActor, app: Ledger,
+                request: Request) -> Answer[Acted]:
     with expect(app, request, candidacy_id) as saved:
         app.put_forward(actor, candidacy_id, body.to, body.reason, on=body.on)
     return written(app, saved, candidacy_id)
@@ -508,8 +671,8 @@ def put_forward(candidacy_id: str, body: PutForwardIn, actor: CurrentActor, app:
                 "after failed rectification: name the supervision findings (INSPECTION_ID/FINDING_ID) whose "
                 "rectification was rejected or is overdue, and the reason.",
 )
-def revoke(candidacy_id: str, body: RevocationIn, actor: CurrentActor, app: Ledger,
-           request: Request) -> dict[str, Any]:
+def revoke(candidacy_id: Uuid, body: RevocationIn, actor: CurrentActor, app: Ledger,
+           request: Request) -> Answer[Acted]:
     with expect(app, request, candidacy_id) as saved:
         app.revoke(actor, candidacy_id, body.reason, body.findings, on=body.on)
     return written(app, saved, candidacy_id)

@@ -10,13 +10,17 @@ notices only: a selection or progress record of their own tenant is 403 for them
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
+from api.routes.answers import Acted, Answer, Registered, Shape, Uuid, absent
+from api.routes.campaigns import ProgressEntry
 from api.routes.inspections import Body
+from api.routes.tenants import created
 from api.versioning import etag, expect, written
 from core.domain import Selection
 from core.errors import NotFound
@@ -153,6 +157,68 @@ def selection_view(app: CivicLedger, selection: Selection) -> dict[str, Any]:
     }
 
 
+class NomineeView(Shape):
+    """候选 A nominee with its figure so far: `scores` (method score) or `votes` (method votes)."""
+
+    nominee_id: str
+    name: str
+    organisation: str
+    community_id: UUID | None
+    reason: str
+    order: int = Field(description="推荐顺序 Nomination order (1 = first)")
+    nominated_by: str
+    figure: str | None = Field(description="当前得分 Mean score (2 places) or vote count; null before any")
+    exact: str | None = Field(description="精确值 The exact figure as a fraction; null before any")
+    scores: dict[str, str] = absent("评分 Assessor -> points (method score)")
+    votes: int | None = absent("票数 The vote count, or null (method votes)")
+
+
+class RankingRow(Shape):
+    """排名 One row of the recorded ranking."""
+
+    rank: int
+    nominee_id: str
+    name: str
+    figure: str
+    exact: str
+    selected: bool
+    tied: bool = Field(description="并列 Same figure as another nominee")
+    assessors: int = absent("评估人数 Assessors who scored (method score)")
+
+
+class SelectionView(Shape):
+    """评选 A selection (`ETag`: its version)."""
+
+    id: UUID
+    tenant: str
+    code: str
+    title: str
+    year: int
+    subject: str = Field(description="person or department")
+    method: str = Field(description="score or votes")
+    places: int | None
+    max_score: str | None
+    step: str | None
+    nominees: list[NomineeView]
+    selected: bool
+    ranking: list[RankingRow] | None
+    tie_break: str | None
+    version: int
+
+
+class Nominated(Acted):
+    """已推荐 The selection written and the nominee."""
+
+    nominee_id: str
+
+
+class Selected(Acted):
+    """评选结果 The selection written, its whole ranking and the tie-break rule."""
+
+    ranking: list[RankingRow]
+    tie_break: str
+
+
 # -- selections -------------------------------------------------------------------------------
 
 
@@ -166,7 +232,7 @@ def selection_view(app: CivicLedger, selection: Selection) -> dict[str, Any]:
 )
 def open_selection(
     tenant: str, body: SelectionOpening, actor: CurrentActor, app: Ledger, response: Response,
-) -> dict[str, Any]:
+) -> Answer[Registered]:
     app.tenant(actor, tenant)  # 404 for a tenant the token may not see, as for one that does not exist
     if actor.tenant != tenant:  # an auditor of every tenant may read it, never write
         authorize(actor, "open_selection")
@@ -175,8 +241,7 @@ def open_selection(
         actor, body.code, body.title, body.year, body.subject, body.method, places=body.places,
         max_score=body.max_score, step=body.step, on=body.on,
     )
-    response.headers["Location"] = f"/selections/{selection_id}"
-    return {"id": selection_id, "code": body.code.strip()}
+    return created(response, f"/selections/{selection_id}", {"id": selection_id, "code": body.code.strip()})
 
 
 @router.get(
@@ -186,7 +251,7 @@ def open_selection(
                 "assessor) or vote counts and current figure, and once made the recorded ranking with its "
                 "tie-break rule; `ETag` is its version." + RESIDENTS,
 )
-def get_selection(selection_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_selection(selection_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[SelectionView]:
     selection = app.selection(actor, selection_id)
     etag(response, selection.version)
     return selection_view(app, selection)
@@ -198,7 +263,7 @@ def get_selection(selection_id: str, actor: CurrentActor, app: Ledger, response:
     description="区民政局或街道推荐候选人或单位（每个候选一次）。A district or street officer nominates a person or "
                 "department once; answers `{id, version, nominee_id}`. `If-Match` names the selection's version.",
 )
-def nominate(selection_id: str, body: Nomination, actor: CurrentActor, app: Ledger, request: Request) -> dict[str, Any]:
+def nominate(selection_id: Uuid, body: Nomination, actor: CurrentActor, app: Ledger, request: Request) -> Answer[Nominated]:
     with expect(app, request, selection_id) as saved:
         app.nominate(actor, selection_id, body.nominee_id, body.name, body.organisation, body.reason,
                      community_id=body.community_id, on=body.on)
@@ -212,8 +277,8 @@ def nominate(selection_id: str, body: Nomination, actor: CurrentActor, app: Ledg
                 "the step, once); answers `{id, version}`. `If-Match` names the selection's version.",
 )
 def record_score(
-    selection_id: str, body: SelectionScore, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    selection_id: Uuid, body: SelectionScore, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[Acted]:
     with expect(app, request, selection_id) as saved:
         app.record_score(actor, selection_id, body.nominee_id, body.points, on=body.on)
     return written(app, saved, selection_id)
@@ -226,8 +291,8 @@ def record_score(
                 "`{id, version}`. `If-Match` names the selection's version.",
 )
 def record_votes(
-    selection_id: str, body: SelectionVotes, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    selection_id: Uuid, body: SelectionVotes, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[Acted]:
     with expect(app, request, selection_id) as saved:
         app.record_votes(actor, selection_id, body.nominee_id, body.votes, on=body.on)
     return written(app, saved, selection_id)
@@ -241,7 +306,7 @@ def record_votes(
                 "(earlier first), the first `places` selected. Answers `{id, version, ranking, tie_break}`. "
                 "`If-Match` names the selection's version.",
 )
-def select(selection_id: str, body: SelectionMade, actor: CurrentActor, app: Ledger, request: Request) -> dict[str, Any]:
+def select(selection_id: Uuid, body: SelectionMade, actor: CurrentActor, app: Ledger, request: Request) -> Answer[Selected]:
     with expect(app, request, selection_id):
         ranking = app.select(actor, selection_id, on=body.on)
     selection = app.selection(actor, selection_id)
@@ -260,8 +325,8 @@ def select(selection_id: str, body: SelectionMade, actor: CurrentActor, app: Led
                 "`{id, version}` of the campaign. `If-Match` names the campaign's version.",
 )
 def record_progress(
-    campaign_id: str, body: ProgressRecord, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    campaign_id: Uuid, body: ProgressRecord, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[Acted]:
     with expect(app, request, campaign_id):
         app.record_progress(actor, campaign_id, body.cadence, body.period, body.subject, body.summary,
                             figures=body.figures, on=body.on)
@@ -275,7 +340,7 @@ def record_progress(
     description="活动的全部进度记录（按记录先后）。A campaign's progress records in recorded order: cadence, period, "
                 "subject, summary, figures, who and when. `ETag` is the campaign's version." + RESIDENTS,
 )
-def progress(campaign_id: str, actor: CurrentActor, app: Ledger, response: Response) -> list[dict[str, Any]]:
+def progress(campaign_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[list[ProgressEntry]]:
     campaign = app.campaign(actor, campaign_id)
     etag(response, campaign.version)
     return app.progress(actor, campaign_id)

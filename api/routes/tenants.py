@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from uuid import UUID
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
+from api.routes.answers import Acted, Answer, Registered, Shape, Uuid
 from api.versioning import etag, expect, written
 from core.actors import Actor
 from core.domain import Community, Tenant, ids
@@ -72,6 +75,55 @@ def community_view(community: Community) -> dict[str, Any]:
         "titles": [{"candidacy_id": cid, **title} for cid, title in community.titles.items()],
         "version": community.version,
     }
+
+
+class TenantView(Shape):
+    """租户 A municipality: its communities, campaigns and own rubric versions (`ETag`: its version)."""
+
+    id: UUID
+    code: str
+    name: str
+    communities: list[UUID] = Field(description="社区 Ids of its communities, in registration order")
+    campaigns: list[UUID] = Field(description="活动 Ids of its campaigns, in creation order")
+    rubrics: dict[str, str] = Field(description="自有评分标准版本 Its own rubric versions: ref (id@version) -> hash")
+    version: int
+
+
+class TitleView(Shape):
+    """称号 A title awarded by a decision (a candidacy), and when it was revoked, if it was."""
+
+    candidacy_id: UUID = Field(description="授予称号的申报 The candidacy whose decision awarded it")
+    campaign_id: UUID
+    level: str
+    label: str = Field(description="称号 The level's label")
+    rubric: str = Field(description="评分标准哈希 Hash of the rubric version it was decided under")
+    awarded: str = Field(description="授予日期 Effective date of the award (YYYY-MM-DD)")
+    revoked: str | None = Field(description="摘牌日期 Effective date of the revocation, or null")
+
+
+class CommunityView(Shape):
+    """社区 A community's register data and titles (`ETag`: its version)."""
+
+    id: UUID
+    tenant: str
+    code: str
+    name: str
+    district: str
+    street: str
+    households: int
+    population: int
+    held: list[str] = Field(description="现有称号 Levels it holds now (awarded, not revoked)")
+    titles: list[TitleView] = Field(description="称号 Every title awarded, revoked ones included")
+    version: int
+
+
+class RubricRecorded(Shape):
+    """已记录的评分标准版本 A rubric version recorded for the tenant (`Location`: the rubric)."""
+
+    id: UUID = Field(description="记录编号 Id of the rubric record")
+    ref: str = Field(description="id@version")
+    version: str
+    hash: str = Field(description="内容哈希 sha256:… of the version")
 
 
 # -- request bodies ---------------------------------------------------------------------------
@@ -144,7 +196,7 @@ class RubricConfiguration(BaseModel):
     description="城市所有者注册本租户。A city owner registers its own tenant code; answers `{id, code}` and "
                 "`Location: /tenants/{code}`. 409 when the tenant is already registered.",
 )
-def register_tenant(body: TenantRegistration, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def register_tenant(body: TenantRegistration, actor: CurrentActor, app: Ledger, response: Response) -> Answer[Registered]:
     tenant_id = app.register_tenant(actor, body.code, body.name)
     code = body.code.strip()
     return created(response, f"/tenants/{quote(code)}", {"id": tenant_id, "code": code})
@@ -156,7 +208,7 @@ def register_tenant(body: TenantRegistration, actor: CurrentActor, app: Ledger, 
     description="代码、名称、社区与活动编号、自有评分标准版本。Code, name, the ids of its communities and "
                 "campaigns, its own rubric versions (ref -> hash) and its version (also the `ETag`).",
 )
-def get_tenant(tenant: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_tenant(tenant: str, actor: CurrentActor, app: Ledger, response: Response) -> Answer[TenantView]:
     record = visible_tenant(app, actor, tenant)
     etag(response, record.version)
     return tenant_view(record)
@@ -173,7 +225,7 @@ def get_tenant(tenant: str, actor: CurrentActor, app: Ledger, response: Response
 )
 def register_community(
     tenant: str, body: CommunityRegistration, actor: CurrentActor, app: Ledger, request: Request, response: Response,
-) -> dict[str, Any]:
+) -> Answer[Registered]:
     visible_tenant(app, actor, tenant)
     with expect(app, request, ids.tenant_id(tenant)):
         community_id = app.register_community(
@@ -187,7 +239,7 @@ def register_community(
     summary="社区名录 A tenant's communities",
     description="租户登记的全部社区（含所获称号）。Every registered community with its register data and titles.",
 )
-def list_communities(tenant: str, actor: CurrentActor, app: Ledger) -> list[dict[str, Any]]:
+def list_communities(tenant: str, actor: CurrentActor, app: Ledger) -> Answer[list[CommunityView]]:
     record = visible_tenant(app, actor, tenant)
     return [community_view(app.community(actor, cid)) for cid in record.communities]
 
@@ -198,7 +250,7 @@ def list_communities(tenant: str, actor: CurrentActor, app: Ledger) -> list[dict
     description="登记信息与所获称号（含摘牌日期）。Register data, the titles awarded (and revoked, with dates) "
                 "and the levels held now; `ETag` is its version.",
 )
-def get_community(community_id: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_community(community_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[CommunityView]:
     community = app.community(actor, community_id)
     etag(response, community.version)
     return community_view(community)
@@ -209,7 +261,7 @@ def get_community(community_id: str, actor: CurrentActor, app: Ledger, response:
     summary="按代码查社区 A community by its code",
     description="按社区代码查找。The community registered under `code` in the tenant (as `GET /communities/{id}`).",
 )
-def get_community_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledger, response: Response) -> dict[str, Any]:
+def get_community_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledger, response: Response) -> Answer[CommunityView]:
     visible_tenant(app, actor, tenant)
     community = app.community(actor, str(ids.community_id(tenant, code)))
     etag(response, community.version)
@@ -223,8 +275,8 @@ def get_community_by_code(tenant: str, code: str, actor: CurrentActor, app: Ledg
                 "answers `{id, version}`. `If-Match` names the community's version.",
 )
 def correct_community(
-    community_id: str, body: CommunityCorrection, actor: CurrentActor, app: Ledger, request: Request,
-) -> dict[str, Any]:
+    community_id: Uuid, body: CommunityCorrection, actor: CurrentActor, app: Ledger, request: Request,
+) -> Answer[Acted]:
     with expect(app, request, community_id) as saved:
         app.correct_community(actor, community_id, body.changes, body.reason)
     return written(app, saved, community_id)
@@ -243,7 +295,7 @@ def correct_community(
 def configure_rubric(
     tenant: str, rubric_id: str, body: RubricConfiguration, actor: CurrentActor, app: Ledger, request: Request,
     response: Response,
-) -> dict[str, Any]:
+) -> Answer[RubricRecorded]:
     visible_tenant(app, actor, tenant)
     base = f"{rubric_id}@{body.base_version}" if body.base_version is not None else rubric_id
     with expect(app, request, ids.tenant_id(tenant)):
