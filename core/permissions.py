@@ -76,6 +76,28 @@ class NotOwnCommunity(PermissionDenied):
         )
 
 
+class NotOwnStreet(PermissionDenied):
+    """A street officer (街道) acting for a community of another street."""
+
+    def __init__(self, action: str, community: Any, organisation: str) -> None:
+        CivicError.__init__(
+            self,
+            f"{action}：社区 {community.name}（{community.code}）属于 {community.street!r}，"
+            f"机构为 {organisation!r} 的街道不能为其办理 / "
+            f"{action}: community {community.name} ({community.code}) belongs to street {community.street!r}; "
+            f"a street officer of {organisation!r} acts only for the communities of that street",
+            action=action, role=Role.STREET_OFFICER.value, community=community.name, organisation=organisation,
+        )
+
+
+def check_own_street(actor: Actor, action: str, community: Any) -> None:
+    """A street officer acts only for the communities whose registered street is its
+    organisation. Raise :class:`NotOwnStreet` (a PermissionDenied) for any other; actors
+    of other roles are not concerned."""
+    if actor.role is Role.STREET_OFFICER and actor.organisation != community.street:
+        raise NotOwnStreet(action, community, actor.organisation)
+
+
 def check_own_community(actor: Actor, action: str, community: Any) -> None:
     """A community actor acts only for its own community: the registered community whose
     name is the actor's organisation. Raise :class:`NotOwnCommunity` (a PermissionDenied)

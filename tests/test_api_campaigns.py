@@ -283,7 +283,7 @@ def test_application_rejections(world):
     invalid(world, "POST", path, street, "on", json={**good, "on": "2999-01-01"})
     invalid(world, "POST", path, street, "community_id", json={**good, "community_id": "c1"})
     assert "80" in refused(world, "POST", path, 409, street, json=application(world, "c1", total=70))["detail"]
-    assert "张贵庄街道" in refused(world, "POST", path, 409, world.auth(world.street_b), json=good)["detail"]
+    assert "张贵庄街道" in refused(world, "POST", path, 403, world.auth(world.street_b), json=good)["detail"]
     forbidden(world, "POST", path, world.auth(world.district), ["street_officer"], json=good)
     forbidden(world, "POST", path, world.auth(world.resident), ["street_officer"], json=good)
     refused(world, "POST", path, 404, world.auth(world.stranger(Role.STREET_OFFICER)), json=good)
@@ -333,7 +333,7 @@ def test_return_resubmit_and_withdraw(world):
     path = f"/candidacies/{candidacy}/resubmit"
     invalid(world, "POST", path, street, "self_scores", json={**resubmission, "self_scores": {"1": "1"}})
     forbidden(world, "POST", path, district, ["street_officer"], json=resubmission)
-    refused(world, "POST", path, 409, world.auth(world.street_b), json=resubmission)  # another street's community
+    refused(world, "POST", path, 403, world.auth(world.street_b), json=resubmission)  # another street's community
     refused(world, "POST", path, 404, world.auth(world.stranger(Role.STREET_OFFICER)), json=resubmission)
     refused(world, "POST", path, 409, {**street, "If-Match": '"1"'}, json=resubmission)
     answer = world.http.post(path, headers={**street, "If-Match": '"2"'}, json=resubmission)

@@ -167,7 +167,7 @@ def test_inspection_requests_that_break_a_rule_are_refused_and_record_nothing(wo
         problem(post(f"/inspections/{visit}/findings", good_finding, h.stranger_inspector), 404)
 
         problem(post(f"/inspections/{visit}/findings/F9/plan", {"plan": "p"}, h.community), 422, field="finding_id")
-        problem(post(f"/inspections/{visit}/findings/F1/plan", {"plan": "p"}, h.street_b), 409)  # not its street
+        problem(post(f"/inspections/{visit}/findings/F1/plan", {"plan": "p"}, h.street_b), 403)  # not its street
         problem(post(f"/inspections/{visit}/findings/F1/plan", {"plan": "p"}, h.inspector), 403,
                 allowed_roles=["community", "street_officer"])
         problem(post(f"/inspections/{visit}/findings/F1/plan", {"plan": "p"}, h.community, **{"If-Match": '"1"'}), 409,

@@ -7,6 +7,7 @@ import pytest
 from core.actors import Actor, Role
 from core.domain.campaign import CANCELLED, CLOSED, OPEN
 from core.errors import NotFound, RuleViolation
+from core.permissions import NotOwnStreet
 from tests.helpers import World, notification_count, sheet
 from tests.test_lifecycle import run_to_decision
 
@@ -145,7 +146,7 @@ def test_a_street_officer_rectifies_only_its_own_communities(world):
     visit = app.conduct_inspection(world.inspector, cid, "announced", "2020-05-01", ["甲"])
     finding = app.record_finding(world.inspector, visit, "38", "卫生死角", "minor", "清理", "2020-08-31")
     before = notification_count(app)
-    with pytest.raises(RuleViolation, match="belongs to street '张贵庄街道'"):
+    with pytest.raises(NotOwnStreet, match="belongs to street '张贵庄街道'"):
         app.complete_rectification(world.street_b, visit, finding, "已清理", evidence(), on="2020-06-01")
     assert notification_count(app) == before
     app.complete_rectification(world.street_a, visit, finding, "已清理", evidence(), on="2020-06-01")

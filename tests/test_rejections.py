@@ -24,7 +24,7 @@ from core.errors import (
     RuleViolation,
     VersionConflict,
 )
-from core.permissions import WRITE_RULES
+from core.permissions import WRITE_RULES, NotOwnStreet
 from core.services.visits import visit_commitment
 from tests.helpers import TENANT, World, actor, evidence, notification_count, sheet
 
@@ -338,7 +338,8 @@ class TestApplication:
         campaign = opened(world)
         violation(app, lambda: app.apply(world.street_b, campaign, world.communities["c1"], "meili",
                                          sheet(world.rubric, 90), on="2020-03-10"),
-                  "belongs to street '张贵庄街道'", "'丰年村街道' cannot act for it")
+                  "belongs to street '张贵庄街道'", "'丰年村街道' acts only for the communities of that street",
+                  error=NotOwnStreet)
         world.apply(campaign, "c3")  # 丰年里社区 is on 丰年村街道
 
     def test_explicitly_frozen_list_refuses_applications_and_withdrawals_until_amended(self, world):
@@ -387,7 +388,8 @@ class TestApplication:
         c1 = world.apply(campaign, "c1")
         invalid(app, lambda: app.withdraw(world.street_a, c1, "", on="2020-03-10"), "reason", "", "non-empty text")
         violation(app, lambda: app.withdraw(world.street_b, c1, "撤回", on="2020-03-10"),
-                  "belongs to street '张贵庄街道'", "'丰年村街道' cannot act for it")
+                  "belongs to street '张贵庄街道'", "'丰年村街道' acts only for the communities of that street",
+                  error=NotOwnStreet)
         app.withdraw(world.street_a, c1, "撤回", on="2020-03-10")
         violation(app, lambda: app.withdraw(world.owner, c1, "再次撤回", on="2020-03-10"),
                   "candidacy is withdrawn; it can no longer be withdrawn")
@@ -409,7 +411,8 @@ class TestReview:
         app.review(world.district, c2, "return", "自评材料不全", on="2020-03-11")
         violation(app, lambda: app.resubmit(world.street_a, c2, sheet(world.rubric, 79.5)),
                   "application of 新立花园社区 refused", "79.5", "80")
-        violation(app, lambda: app.resubmit(world.street_b, c2, sheet(world.rubric, 85)), "cannot act for it")
+        violation(app, lambda: app.resubmit(world.street_b, c2, sheet(world.rubric, 85)),
+                  "acts only for the communities of that street", error=NotOwnStreet)
         app.resubmit(world.street_a, c2, sheet(world.rubric, 85), on="2020-03-11")
 
     def test_expected_version_mismatch_is_a_version_conflict(self, world):

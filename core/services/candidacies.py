@@ -11,7 +11,7 @@ from core.actors import Actor, Role
 from core.domain import Campaign, Candidacy, Community, ids
 from core.domain.candidacy import APPLIED, RETURNED
 from core.errors import AlreadyExists, InvalidInput, RuleViolation
-from core.permissions import check_own_community
+from core.permissions import check_own_community, check_own_street
 from core.rubric import subtotals
 from core.services.campaigns import CampaignCommands
 
@@ -36,14 +36,6 @@ class CandidacyCommands(CampaignCommands):
         self.check_version(candidacy, expected_version, "candidacy")
         return candidacy, self.load(Campaign, candidacy.campaign_id, actor, "campaign", readonly=readonly_campaign)
 
-    @staticmethod
-    def _check_street(actor: Actor, community: Community) -> None:
-        if actor.role is Role.STREET_OFFICER and actor.organisation != community.street:
-            raise RuleViolation(
-                f"community {community.name} belongs to street {community.street!r}; "
-                f"a street officer of {actor.organisation!r} cannot act for it"
-            )
-
     def apply(
         self,
         actor: Actor,
@@ -59,7 +51,7 @@ class CandidacyCommands(CampaignCommands):
         self.authorize(actor, "apply", campaign.tenant)
         self.require_open(campaign)
         community = self.community(actor, community_id)
-        self._check_street(actor, community)
+        check_own_street(actor, "apply", community)
         if level not in campaign.levels:
             raise InvalidInput("level", level, f"a level of campaign {campaign.code}: {', '.join(campaign.levels)}")
         candidacy_id = ids.candidacy_id(campaign.id, community.id, level)
@@ -118,7 +110,7 @@ class CandidacyCommands(CampaignCommands):
         """Resubmit an application the district returned for changes."""
         candidacy, campaign = self._candidacy_for(actor, candidacy_id, "resubmit", expected_version)
         community = self.community(actor, candidacy.community_id)
-        self._check_street(actor, community)
+        check_own_street(actor, "resubmit", community)
         if candidacy.status != RETURNED:
             raise RuleViolation(f"candidacy is {candidacy.status}; only a returned application can be resubmitted")
         scores, facts = self._gated_application(campaign, candidacy.level, self_scores, facts, community.name)
@@ -145,7 +137,7 @@ class CandidacyCommands(CampaignCommands):
     ) -> None:
         """Withdraw an application before the list is frozen (afterwards: amend_candidates)."""
         candidacy, campaign = self._candidacy_for(actor, candidacy_id, "withdraw", expected_version)
-        self._check_street(actor, self.community(actor, candidacy.community_id))
+        check_own_street(actor, "withdraw", self.community(actor, candidacy.community_id))
         meta = self.campaign_meta(actor, campaign, on=on, reason=self.check_text("reason", reason))
         if not candidacy.is_active:
             raise RuleViolation(f"candidacy is {candidacy.status}; it can no longer be withdrawn")

@@ -9,7 +9,7 @@ from core.domain import Campaign, Inspection
 from core.domain.candidacy import NAMED
 from core.domain.inspection import ACCEPTED, ANNOUNCED, COMPLETED, OPEN, PLANNED, REJECTED, SEVERITIES, UNANNOUNCED
 from core.errors import InvalidInput, RuleViolation
-from core.permissions import check_own_community
+from core.permissions import check_own_community, check_own_street
 from core.services.assessments import AssessmentCommands
 
 PURPOSES = ("campaign", "supervision")
@@ -66,7 +66,7 @@ class InspectionCommands(AssessmentCommands):
         inspection = self.inspection(actor, inspection_id)
         self.authorize(actor, action, inspection.tenant)
         community = self.community(actor, inspection.community_id)
-        self._check_street(actor, community)
+        check_own_street(actor, action, community)
         check_own_community(actor, action, community)
         return inspection, self.load(Campaign, inspection.campaign_id, actor, "campaign", readonly=True)
 
