@@ -27,6 +27,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from psycopg.sql import SQL, Identifier, Literal
 
+from core import merkle, tlog
 from core.chain import GENESIS, ChainRow, link
 from core.fences import FENCE, sqlite_mark, written_lines
 
@@ -93,8 +94,9 @@ def _links_of_existing(rows: Sequence[StoredEvent]) -> list[tuple[UUID, int, byt
     return out
 
 
-class ChainedRecorder:
-    """What the audit reads from every chained store."""
+class ChainedRecorder(tlog.LogView):
+    """What the audit reads from every chained store: the chains and the tenants' logs
+    (:mod:`core.tlog`)."""
 
     def select_chain(self, streams: Sequence[UUID] | None = None) -> Iterator[ChainRow]:
         """Every event with its link, grouped by stream in position order (only
@@ -126,16 +128,43 @@ class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
     def __init__(self) -> None:
         super().__init__()
         self.links: dict[tuple[str, int], bytes] = {}
+        self._log_nodes: dict[str, dict[merkle.Node, bytes]] = {}
+        self._log_leaves: dict[str, list[tuple[UUID, int]]] = {}
 
     def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         new = _links_for(stored_events, lambda stream, version: self.links.get((str(stream), version)))
+        logged = tlog.grouped(stored_events)
         fence = FENCE.get()
         if fence is not None and fence.mark is not None:  # uniqueness is checked before this method runs
             fence.mark(written_lines(stored_events))
         ids = super()._update_table(stored_events, **kwargs)
         for stream, version, digest in new:
             self.links[(str(stream), version)] = digest
+        for tenant, leaves in logged.items():
+            nodes = self._log_nodes.setdefault(tenant, {})
+            rows = self._log_leaves.setdefault(tenant, [])
+            _, records = tlog.appended(len(rows), nodes, leaves)
+            nodes.update(((level, index), value) for level, index, value in records)
+            rows.extend((stream, version) for stream, version, _ in leaves)
         return ids
+
+    def log_size(self, tenant: str) -> int:
+        with self._database_lock:
+            return len(self._log_leaves.get(tenant, ()))
+
+    def log_nodes(self, tenant: str, keys: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+        with self._database_lock:
+            nodes = self._log_nodes.get(tenant, {})
+            return {key: nodes[key] for key in keys if key in nodes}
+
+    def log_leaves(self, tenant: str, start: int = 0, stop: int | None = None) -> list[tuple[int, UUID, int]]:
+        with self._database_lock:
+            rows = self._log_leaves.get(tenant, [])
+            return [(start + n, stream, version) for n, (stream, version) in enumerate(rows[start:stop])]
+
+    def log_tenants(self) -> list[str]:
+        with self._database_lock:
+            return sorted(self._log_leaves)
 
     def insert_checked(self, rows: Iterable[ChainRow], topics: Mapping[bytes, str]) -> None:
         """Hold the events of an exported bundle whose chains were checked, to replay them.
@@ -196,6 +225,7 @@ class ChainedPOPOFactory(POPOFactory):
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorder):
     def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
         self.chain_table_name = f"{events_table_name}_chain"
+        self.log_table = f"{events_table_name}_log"
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -204,14 +234,74 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorde
             f"CREATE TABLE IF NOT EXISTS {self.chain_table_name} ("
             "originator_id TEXT, originator_version INTEGER, link BLOB NOT NULL, "
             "PRIMARY KEY (originator_id, originator_version)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.log_table}_leaves (tenant TEXT NOT NULL, leaf INTEGER NOT NULL, "
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, PRIMARY KEY (tenant, leaf)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.log_table}_nodes (tenant TEXT NOT NULL, level INTEGER NOT NULL, "
+            "idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (tenant, level, idx)) WITHOUT ROWID",
         ]
 
     def _create_table(self, c: Any) -> None:
         c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (self.chain_table_name,))
         new = c.fetchone() is None
+        c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (f"{self.log_table}_leaves",))
+        new_log = c.fetchone() is None
         super()._create_table(c)
         if new:
             self._link_existing(c)
+        if new_log:
+            c.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                      "ORDER BY rowid")
+            rows = [StoredEvent(UUID(r[0]), r[1], r[2], bytes(r[3])) for r in c.fetchall()]
+            if rows:
+                self._log_append(c, rows)
+
+    def _log_append(self, c: Any, stored_events: Sequence[StoredEvent]) -> None:
+        for tenant, leaves in sorted(tlog.grouped(stored_events).items()):
+            c.execute(f"SELECT coalesce(max(leaf) + 1, 0) FROM {self.log_table}_leaves WHERE tenant = ?", (tenant,))
+            size = int(c.fetchone()[0])
+            keys = merkle.frontier(size)
+            frontier: dict[merkle.Node, bytes] = {}
+            for level, index in keys:
+                c.execute(f"SELECT hash FROM {self.log_table}_nodes WHERE tenant = ? AND level = ? AND idx = ?",
+                          (tenant, level, index))
+                found = c.fetchone()
+                if found is None:
+                    raise ChainBroken(f"the log of {tenant!r} {CHAIN_BROKEN} {size}: node ({level}, {index}) is missing; "
+                                      "the store was altered; run `civic audit verify` (日志被改动，请运行审计核验)")
+                frontier[(level, index)] = bytes(found[0])
+            rows, nodes = tlog.appended(size, frontier, leaves)
+            c.executemany(f"INSERT INTO {self.log_table}_leaves VALUES (?, ?, ?, ?)",
+                          [(tenant, n, stream.hex, version) for n, stream, version in rows])
+            c.executemany(f"INSERT INTO {self.log_table}_nodes VALUES (?, ?, ?, ?)",
+                          [(tenant, level, index, value) for level, index, value in nodes])
+
+    def log_size(self, tenant: str) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT coalesce(max(leaf) + 1, 0) FROM {self.log_table}_leaves WHERE tenant = ?", (tenant,))
+            return int(c.fetchone()[0])
+
+    def log_nodes(self, tenant: str, keys: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+        out: dict[merkle.Node, bytes] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for level, index in keys:
+                c.execute(f"SELECT hash FROM {self.log_table}_nodes WHERE tenant = ? AND level = ? AND idx = ?",
+                          (tenant, level, index))
+                row = c.fetchone()
+                if row is not None:
+                    out[(level, index)] = bytes(row[0])
+        return out
+
+    def log_leaves(self, tenant: str, start: int = 0, stop: int | None = None) -> list[tuple[int, UUID, int]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT leaf, originator_id, originator_version FROM {self.log_table}_leaves "
+                      "WHERE tenant = ? AND leaf >= ? AND leaf < ? ORDER BY leaf",
+                      (tenant, start, stop if stop is not None else 2**62))
+            return [(int(r[0]), UUID(r[1]), int(r[2])) for r in c.fetchall()]
+
+    def log_tenants(self) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT DISTINCT tenant FROM {self.log_table}_leaves ORDER BY tenant")
+            return [r[0] for r in c.fetchall()]
 
     def _link_existing(self, c: Any) -> None:
         c.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
@@ -238,6 +328,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorde
             f"INSERT INTO {self.chain_table_name} VALUES (?,?,?)",
             [(s.hex, v, d) for s, v, d in _links_for(stored_events, previous)],
         )
+        self._log_append(c, stored_events)
         fence = FENCE.get()
         if fence is not None:
             sqlite_mark(c, fence, stored_events)
@@ -329,6 +420,45 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 "END $BODY$"
             ).format(schema=schema, function=function, chain=chain, genesis=Literal(GENESIS.hex()))
         )
+        self.log_table = f"{events_table_name}_log"
+        self.check_identifier_length(f"{self.log_table}_leaves")
+        leaves, nodes = (Identifier(f"{self.log_table}_{t}") for t in ("leaves", "nodes"))
+        self.log_function = Identifier(f"{self.log_table}_append")
+        self.sql_create_statements.append(
+            SQL("CREATE TABLE IF NOT EXISTS {schema}.{leaves} (tenant text NOT NULL, leaf bigint NOT NULL, "
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL, PRIMARY KEY (tenant, leaf))").format(
+                schema=schema, leaves=leaves))
+        self.sql_create_statements.append(
+            SQL("CREATE TABLE IF NOT EXISTS {schema}.{nodes} (tenant text NOT NULL, level integer NOT NULL, "
+                "idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (tenant, level, idx))").format(
+                schema=schema, nodes=nodes))
+        # Appending leaves exactly as core.merkle.extend does, one writer per tenant at a time
+        # (an advisory lock held to the end of the transaction: no row is ever updated).
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(p_tenant text, p_streams uuid[], p_versions bigint[], "
+                "p_leaves bytea[]) RETURNS void LANGUAGE plpgsql AS $BODY$ "
+                "DECLARE n bigint; v bytea; l bytea; lvl integer; i bigint; k integer; "
+                "BEGIN "
+                "PERFORM pg_advisory_xact_lock(hashtextextended('civic-log:' || p_tenant, 0)); "
+                "SELECT coalesce(max(leaf) + 1, 0) INTO n FROM {schema}.{leaves} WHERE tenant = p_tenant; "
+                "FOR k IN 1 .. coalesce(array_length(p_leaves, 1), 0) LOOP "
+                "v := p_leaves[k]; "
+                "INSERT INTO {schema}.{leaves} VALUES (p_tenant, n, p_streams[k], p_versions[k]); "
+                "INSERT INTO {schema}.{nodes} VALUES (p_tenant, 0, n, v); "
+                "lvl := 0; i := n; "
+                "WHILE i % 2 = 1 LOOP "
+                "SELECT hash INTO l FROM {schema}.{nodes} WHERE tenant = p_tenant AND level = lvl AND idx = i - 1; "
+                "IF l IS NULL THEN RAISE EXCEPTION 'the log of % has no link at position % (node %, %): the store was "
+                "altered; run civic audit verify', p_tenant, n, lvl, i - 1; END IF; "
+                "v := sha256(decode('01', 'hex') || l || v); lvl := lvl + 1; i := i / 2; "
+                "INSERT INTO {schema}.{nodes} VALUES (p_tenant, lvl, i, v); "
+                "END LOOP; "
+                "n := n + 1; "
+                "END LOOP; "
+                "END $BODY$"
+            ).format(schema=schema, function=self.log_function, leaves=leaves, nodes=nodes)
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {schema}.{events} "
@@ -341,6 +471,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
+        # pipelined before the events' insert: the tenants' logs are locked in tenant order
+        for tenant, leaves in sorted(tlog.grouped(stored_events).items()):
+            curs.execute(self._log_append_sql, (tenant, [s for s, _, _ in leaves], [v for _, v, _ in leaves],
+                                                [h for _, _, h in leaves]))
         fence = FENCE.get()
         if fence is not None and fence.function is not None:
             # pipelined with the events' insert; the function raises when the claim is lost
@@ -357,6 +491,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
             try:
                 super().create_table()
                 self._link_existing()
+                self._log_existing()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
 
@@ -378,6 +513,63 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 SQL("INSERT INTO {0}.{1} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(schema, Identifier(self.chain_table_name)),
                 _links_of_existing(rows),
             )
+
+    @property
+    def _log_append_sql(self) -> Any:
+        sql = getattr(self, "_log_append_statement", None)
+        if sql is None:
+            sql = self._log_append_statement = SQL("SELECT {0}.{1}(%s, %s::uuid[], %s::bigint[], %s::bytea[])").format(
+                Identifier(self.datastore.schema), self.log_function)
+        return sql
+
+    def _log_table(self, name: str) -> Any:
+        return SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(f"{self.log_table}_{name}"))
+
+    def _log_existing(self) -> None:
+        """Leaves for events recorded before the log existed, in notification order."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("SELECT EXISTS (SELECT 1 FROM {0}) AS logged, EXISTS (SELECT 1 FROM {1}.{2}) AS recorded").format(
+                self._log_table("leaves"), Identifier(self.datastore.schema), Identifier(self.events_table_name)))
+            row = curs.fetchone()
+            if row["logged"] or not row["recorded"]:
+                return
+            curs.execute(SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name)))
+            curs.execute(SQL("SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+                             "ORDER BY notification_id").format(Identifier(self.datastore.schema),
+                                                                Identifier(self.events_table_name)))
+            rows = [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                    for r in curs.fetchall()]
+            for tenant, leaves in sorted(tlog.grouped(rows).items()):
+                curs.execute(self._log_append_sql, (tenant, [s for s, _, _ in leaves], [v for _, v, _ in leaves],
+                                                    [h for _, _, h in leaves]))
+
+    def log_size(self, tenant: str) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT coalesce(max(leaf) + 1, 0) AS size FROM {0} WHERE tenant = %s").format(
+                self._log_table("leaves")), (tenant,))
+            return int(curs.fetchone()["size"])
+
+    def log_nodes(self, tenant: str, keys: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+        if not keys:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT level, idx, hash FROM {0} WHERE tenant = %s AND (level, idx) IN "
+                             "(SELECT * FROM unnest(%s::integer[], %s::bigint[]))").format(self._log_table("nodes")),
+                         (tenant, [k[0] for k in keys], [k[1] for k in keys]))
+            return {(r["level"], r["idx"]): bytes(r["hash"]) for r in curs.fetchall()}
+
+    def log_leaves(self, tenant: str, start: int = 0, stop: int | None = None) -> list[tuple[int, UUID, int]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT leaf, originator_id, originator_version FROM {0} WHERE tenant = %s "
+                             "AND leaf >= %s AND leaf < %s ORDER BY leaf").format(self._log_table("leaves")),
+                         (tenant, start, stop if stop is not None else 2**62))
+            return [(int(r["leaf"]), r["originator_id"], int(r["originator_version"])) for r in curs.fetchall()]
+
+    def log_tenants(self) -> list[str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT DISTINCT tenant FROM {0} ORDER BY tenant").format(self._log_table("leaves")))
+            return [r["tenant"] for r in curs.fetchall()]
 
     def _where(self, alias: str, streams: Sequence[UUID] | None) -> tuple[SQL, list[Any]]:
         if streams is None:
