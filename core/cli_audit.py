@@ -157,3 +157,88 @@ def whatif(
         + (f", {len(unscorable)} 项无法评分 cannot be scored" if unscorable else "")
         + f" (of {len(result.decisions)} decisions); 未记录任何内容 nothing was recorded"
     )
+
+
+# -- the transparency log: signed checkpoints --------------------------------------------------
+
+
+@audit_app.command("log-key")
+def log_key_command() -> None:
+    """Print the verifier key of the log's signing key (公钥), generating the key on first
+    use in CIVIC_LOG_KEY_FILE (default data/log-signing.key). Publish it with the notices."""
+    from core import signing
+
+    try:
+        out.print(str(signing.log_key().verifier()), soft_wrap=True, markup=False, highlight=False)
+    except CivicError as exc:
+        fail(exc)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_command(
+    tenant: Annotated[Optional[list[str]], typer.Option(
+        "--tenant", help="Tenant whose log to sign (repeatable; default: every tenant with a log)")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write each checkpoint to DIR/<tenant>.checkpoint instead of printing it")] = None,
+) -> None:
+    """Sign a checkpoint (C2SP tlog-checkpoint) of each tenant's transparency log with the
+    log key (签署检查点): origin <log name>/<tenant>, tree size, root."""
+    from core import signing
+
+    try:
+        signer = signing.log_key()
+        app = ledger()
+        try:
+            tenants = tenant or app.recorder.log_tenants()
+            known = set(app.recorder.log_tenants())
+            for name in tenants:
+                if name not in known:
+                    raise InvalidInput("--tenant", name, ", ".join(sorted(known)) or "(no tenant has a log yet)")
+            notes_made = {name: signing.checkpoint(app.recorder, name, signer) for name in tenants}
+        finally:
+            app.close()
+    except CivicError as exc:
+        fail(exc)
+    for name, note in notes_made.items():
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            target = out_dir / f"{name.replace('*', '_all')}.checkpoint"
+            target.write_bytes(note)
+            out.print(f"{name}: {target}")
+        else:
+            typer.echo(note.decode("utf-8"), nl=False)
+
+
+@audit_app.command("check-checkpoint")
+def check_checkpoint_command(
+    file: Annotated[Path, typer.Argument(help="A checkpoint note obtained independently (e.g. from a 公示)")],
+    log_key: Annotated[str, typer.Option(
+        "--log-key", help="The log's verifier key (default: the one of CIVIC_LOG_KEY_FILE)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check the store against a signed checkpoint (核对检查点): the signature, and that the
+    tenant's log at that size has that root and has only grown since. Exit 1 if not."""
+    from core import signing
+
+    try:
+        verifier = log_key or signing.log_key(create=False).verifier()
+        try:
+            note = file.read_bytes()
+        except OSError as exc:
+            raise InvalidInput("FILE", str(file), f"a readable checkpoint file ({exc.strerror})") from None
+        app = ledger()
+        try:
+            verdict = signing.check(app.recorder, note, verifier)
+        finally:
+            app.close()
+    except (CivicError, ValueError) as exc:
+        fail(exc)
+    if as_json:
+        dump(verdict)
+    else:
+        state = "一致 consistent" if verdict["ok"] else "不一致 NOT consistent"
+        out.print(f"{verdict['tenant']}: checkpoint of {verdict['size']} leaves, log of {verdict['log_size']}: {state}")
+        for problem in verdict["problems"]:
+            out.print(f"  {problem}", markup=False)
+    if not verdict["ok"]:
+        raise typer.Exit(code=1)
