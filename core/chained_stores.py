@@ -16,6 +16,7 @@ them computed once, in position order, when the link table is created.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+import psycopg
+from psycopg.errors import DuplicateObject
 from psycopg.sql import SQL, Identifier, Literal
 
 from core import merkle, tlog
@@ -481,23 +484,32 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
             curs.execute(SQL("SELECT {0}(%s, %s, %s, %s)").format(SQL(fence.function)),
                          (fence.scope, fence.key, fence.holder, written_lines(stored_events)))
 
+    @property
+    def _lock_key(self) -> int:
+        return int.from_bytes(hashlib.sha256(f"civic-chain:{self.datastore.schema}".encode()).digest()[:8], "big", signed=True)
+
     def create_table(self) -> None:
-        """Tables, function and trigger, one process at a time (an advisory lock: replacing
-        a trigger while another process does the same deadlocks); then links for events
-        recorded before links existed, if the link table is empty."""
-        lock_key = int.from_bytes(hashlib.sha256(f"civic-chain:{self.datastore.schema}".encode()).digest()[:8], "big", signed=True)
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
-            try:
-                super().create_table()
-                self._link_existing()
-                self._log_existing()
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+        """Types, tables, functions and trigger, one process at a time (replacing a trigger
+        while another process does the same deadlocks; two processes creating one type
+        collide): every transaction here first takes a transaction-level advisory lock, so
+        no connection is held beyond the one working (a pool of one connection suffices).
+        Then links and leaves for events recorded before they existed."""
+        for statement in self.sql_create_statements:
+            if "CREATE TYPE" in statement.as_string():
+                with self.datastore.transaction(commit=True) as curs, contextlib.suppress(DuplicateObject):
+                    curs.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                    curs.execute(statement, prepare=False)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            self._create_table(curs)
+        self.datastore.register_type_adapters()
+        self._link_existing()
+        self._log_existing()
 
     def _link_existing(self) -> None:
         schema = Identifier(self.datastore.schema)
         with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             curs.execute(SQL("SELECT EXISTS (SELECT 1 FROM {0}.{1}) AS linked, EXISTS (SELECT 1 FROM {0}.{2}) AS recorded").format(
                 schema, Identifier(self.chain_table_name), Identifier(self.events_table_name)))
             row = curs.fetchone()
@@ -528,6 +540,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
     def _log_existing(self) -> None:
         """Leaves for events recorded before the log existed, in notification order."""
         with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             curs.execute(SQL("SELECT EXISTS (SELECT 1 FROM {0}) AS logged, EXISTS (SELECT 1 FROM {1}.{2}) AS recorded").format(
                 self._log_table("leaves"), Identifier(self.datastore.schema), Identifier(self.events_table_name)))
             row = curs.fetchone()
@@ -612,5 +625,27 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
             return [ChainRow(r["originator_id"], r["originator_version"], None, None, bytes(r["link"])) for r in curs.fetchall()]
 
 
+@contextlib.contextmanager
+def schema_lock(datastore: Any) -> Iterator[None]:
+    """One process at a time creates a schema's types and tables (two processes creating
+    one type or table at once collide in PostgreSQL's catalogue): a session-level advisory
+    lock on a connection of its own, outside the pool, so that a pool of one connection
+    still has it free for the work."""
+    pool = datastore.pool
+    kwargs = {k: v for k, v in pool._resolve_kwargs().items() if k in ("connect_timeout", "password", "user")}
+    key = int.from_bytes(hashlib.sha256(f"civic-schema:{datastore.schema}".encode()).digest()[:8], "big", signed=True)
+    with psycopg.connect(pool._resolve_conninfo(), autocommit=True, **kwargs) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        yield  # closing the connection releases the lock
+
+
 class ChainedPostgresFactory(PostgresFactory):
     application_recorder_class = ChainedPostgresApplicationRecorder
+
+    def aggregate_recorder(self, purpose: str = "events") -> Any:
+        with schema_lock(self.datastore) if self.env_create_table() else contextlib.nullcontext():
+            return super().aggregate_recorder(purpose)
+
+    def application_recorder(self) -> Any:
+        with schema_lock(self.datastore) if self.env_create_table() else contextlib.nullcontext():
+            return super().application_recorder()

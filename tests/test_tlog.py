@@ -140,3 +140,35 @@ def test_concurrent_writers_of_two_tenants_keep_both_trees_exact(pg_schema_url, 
         assert len(logs["beijing"]) >= 1 + 24 * 2  # the tenant, and each community with its listing
     finally:
         app.close()
+
+
+@pytest.mark.postgres
+def test_a_store_opens_on_a_pool_of_one_connection(pg_schema_url):
+    app = CivicLedger(f"{pg_schema_url}&pool_size=1&max_overflow=0")
+    try:
+        assert app.recorder.log_tenants() == []
+    finally:
+        app.close()
+
+
+def _open_store(url, barrier, results) -> None:
+    barrier.wait()
+    try:
+        CivicLedger(url).close()
+        results.put("ok")
+    except Exception as exc:  # reported by the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.postgres
+def test_processes_creating_one_fresh_store_at_once_all_open_it(pg_schema_url):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_open_store, args=(pg_schema_url, barrier, results)) for _ in range(4)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(120)
+    assert [results.get(timeout=5) for _ in processes] == ["ok"] * 4
