@@ -40,7 +40,7 @@ acts: its name, role and tenant are recorded on every event the request causes.
 **Errors 错误**: `application/problem+json` with `type`, `title` (中文 English), `status`,
 `detail` and, for invalid input, `field`, `value` and `allowed`. 401 no or bad token,
 403 role not allowed (names the roles that are), 404 not found *or another tenant's*,
-409 rule or version conflict, 413 request body too large (64 KiB; 1 MiB for a rubric file;
+409 rule or version conflict, 413 request body too large (64 KiB; 256 KiB for a rubric file;
 answered before the token is looked at), 422 invalid input, 429 too many failed authentications
 from the client's address or for the tenant in the path (`Retry-After` says how many
 seconds to wait; requests with a valid token are still answered). A rejected request

@@ -3,7 +3,7 @@ before authentication and before it is read.
 
 Every request body may hold at most ``max_body_bytes`` (64 KiB by default); the routes
 that take a rubric file or definition (paths under ``/rubrics`` and
-``/tenants/{tenant}/rubrics``) at most ``max_rubric_bytes`` (1 MiB by default, the largest
+``/tenants/{tenant}/rubrics``) at most ``max_rubric_bytes`` (256 KiB by default, the largest
 rubric file :mod:`core.rubric_files` reads). ``create_app`` reads both from
 ``CIVIC_MAX_BODY_BYTES`` and ``CIVIC_MAX_RUBRIC_BYTES``; ``civic serve`` sets them from
 ``--max-body-bytes`` and ``--max-rubric-bytes``.
@@ -28,13 +28,13 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.asgi import send_problem
+from api.asgi import replaying, send_problem
 from core.errors import ConfigurationError
 from core.rubric_files import MAX_FILE_BYTES
 
 #: The limit of every request body unless its route takes more, in bytes (64 KiB).
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-#: The limit of a body that carries a rubric file or definition, in bytes (1 MiB).
+#: The limit of a body that carries a rubric file or definition, in bytes (256 KiB).
 DEFAULT_MAX_RUBRIC_BYTES = MAX_FILE_BYTES
 #: The environment variables ``create_app`` reads the limits from.
 BODY_ENV = "CIVIC_MAX_BODY_BYTES"
@@ -94,6 +94,24 @@ class BodyLimitMiddleware:
             if len(text) > 30 or int(text) > limit:  # more digits than any limit has: too large
                 await _too_large(scope, receive, send, kind, limit)
                 return
+        elif scope["method"] in _NO_BODY and any(key == b"transfer-encoding" for key, _ in scope["headers"]):
+            # a route of these methods never reads a body, so the server would read (and
+            # drop) all of it: it is read here, up to the limit, before the route runs
+            body = []
+            received = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                body.append(message.get("body", b""))
+                received += len(body[-1])
+                if received > limit:
+                    await _too_large(scope, receive, send, kind, limit)
+                    return
+                if not message.get("more_body", False):
+                    break
+            await self.app(scope, replaying(b"".join(body), receive), send)
+            return
         await self._counted(scope, receive, send, kind, limit)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send, kind: str, limit: int) -> None:
@@ -140,6 +158,10 @@ def _closing(send: Send) -> Send:
         await send(message)
 
     return closing
+
+
+#: Methods whose routes take no body.
+_NO_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, kind: str, limit: int) -> None:

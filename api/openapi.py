@@ -112,7 +112,7 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     409: ("冲突 A rule of the lifecycle or rubric is broken, the `If-Match` version is stale, another writer got "
           "there first, it already exists, a request with the same `Idempotency-Key` is still running, or the "
           "store's chain is broken", {}),
-    413: ("请求体过大 The request body is over its limit (64 KiB; 1 MiB for a rubric file)", {}),
+    413: ("请求体过大 The request body is over its limit (64 KiB; 256 KiB for a rubric file)", {}),
     422: ("输入无效 Invalid input: `field`, `value` and `allowed` say what and why (`errors` lists every problem of "
           "a request that failed validation; `problems` every problem of a rubric file)", {}),
     429: ("请求过多 Too many failed authentications from this address or for this tenant; wait `Retry-After` "

@@ -20,17 +20,18 @@ from api.asgi import ClientGone, read_body, replaying, send_problem
 from core.text import ALLOWED, bad_character, describe, find_bad_text, shown
 
 #: Bytes that may stand for a refused character in a JSON body: a ``\\u`` escape, a raw
-#: control byte, or the UTF-8 of a C1 control or a noncharacter. A body without any of
-#: them is passed on unparsed.
+#: control byte, the UTF-8 of a C1 control or a noncharacter, or the bytes of an encoded
+#: surrogate (not UTF-8, but read as the surrogate by the JSON parser). A body without any
+#: of them is passed on unparsed.
 _SUSPECT = re.compile(
     rb"\\[uU]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]"
-    rb"|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
+    rb"|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]|\xed[\xa0-\xbf]"
 )
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, field: str, text: str) -> None:
     await send_problem(scope, receive, send, 422, "invalid_input", "输入无效 Invalid input",
-                       f"{field}: {shown(text)!r} is not allowed; allowed: {ALLOWED} ({describe(text)} is not)",
+                       f"{field}: '{shown(text)}' is not allowed; allowed: {ALLOWED} ({describe(text)} is not)",
                        field=field, value=shown(text), allowed=ALLOWED)
 
 

@@ -82,7 +82,7 @@ def serve(
     max_body_bytes: Annotated[Optional[int], typer.Option(
         help="Largest request body in bytes (请求体上限; default 65536, or CIVIC_MAX_BODY_BYTES)", min=1)] = None,
     max_rubric_bytes: Annotated[Optional[int], typer.Option(
-        help="Largest rubric file sent over HTTP in bytes (评分标准文件上限; default 1048576, or CIVIC_MAX_RUBRIC_BYTES)", min=1)] = None,
+        help="Largest rubric file sent over HTTP in bytes (评分标准文件上限; default 262144, or CIVIC_MAX_RUBRIC_BYTES)", min=1)] = None,
 ) -> None:
     """Run the HTTP interface (FastAPI under uvicorn) on the configured store.
 

@@ -31,12 +31,15 @@ from pydantic import ValidationError
 from core.rubric import Rubric
 from core.text import bad_character, shown
 
-#: The largest rubric file read, in bytes (1 MiB; the 60-item Tianjin rubric is about 15 kB as JSON).
-MAX_FILE_BYTES = 1024 * 1024
+#: The largest rubric file read, in bytes (256 KiB; the 60-item Tianjin rubric is about 15 kB as JSON).
+MAX_FILE_BYTES = 256 * 1024
 #: How deeply lists and mappings may nest (the top-level mapping is level 1).
 MAX_DEPTH = 32
 #: How many values a file may hold: every scalar (keys included), list and mapping.
-MAX_NODES = 50_000
+MAX_NODES = 10_000
+#: The longest number (digits, sign, point, exponent) a rubric file may hold.
+MAX_NUMBER_CHARACTERS = 100
+_NUMERIC = re.compile(r"^[+-]?[0-9][0-9_.eE+-]*$")
 #: How many refused texts are reported before the reading stops.
 MAX_TEXT_PROBLEMS = 20
 
@@ -247,6 +250,13 @@ class _Shape:
     def scalar(self, value: str, line: int, column: int) -> None:
         self._count(line, column)
         parts, is_key = self.where()
+        if len(value) > MAX_NUMBER_CHARACTERS and _NUMERIC.match(value) and len(self.problems) < MAX_TEXT_PROBLEMS:
+            self.problems.append(Problem(
+                self.name, line, shown(dotted((*parts, value[:20] + "…") if is_key else parts), 200),
+                f"a number of {len(value)} characters (column {column}); allowed: numbers of at most "
+                f"{MAX_NUMBER_CHARACTERS} characters (MAX_NUMBER_CHARACTERS)",
+                f"第{column}列的数字长达{len(value)}个字符；数字最多{MAX_NUMBER_CHARACTERS}个字符"))
+            value = value[:MAX_NUMBER_CHARACTERS]
         at = bad_character(value)
         if at is not None and len(self.problems) < MAX_TEXT_PROBLEMS:
             where = (*parts, value) if is_key else parts

@@ -71,11 +71,11 @@ def padded_json(payload: dict[str, Any], size: int) -> bytes:
 
 def test_the_defaults():
     assert DEFAULT_MAX_BODY_BYTES == 64 * 1024
-    assert DEFAULT_MAX_RUBRIC_BYTES == MAX_FILE_BYTES == 1024 * 1024
+    assert DEFAULT_MAX_RUBRIC_BYTES == MAX_FILE_BYTES == 256 * 1024
     middleware = BodyLimitMiddleware(None)
     assert middleware.limit_of("/tenants") == ("default", 65536)
     for path in ("/rubrics", "/rubrics/validate", "/tenants/tianjin/rubrics", "/tenants/tianjin/rubrics/x/versions"):
-        assert middleware.limit_of(path) == ("rubric", 1048576), path
+        assert middleware.limit_of(path) == ("rubric", 262144), path
     for path in ("/rubricsx", "/tenants/tianjin/rubricsx", "/tenants/tianjin/campaigns", "/tenants/a/b/rubrics"):
         assert middleware.limit_of(path)[0] == "default", path
 
@@ -250,7 +250,7 @@ def test_a_malformed_content_length_is_a_400_problem(world, values):
 def test_the_docs_state_the_limits_and_the_413():
     text = DOC.read_text(encoding="utf-8")
     section = text[text.index("## Request size limits"):text.index("## Safe retries")]
-    for fragment in ("CIVIC_MAX_BODY_BYTES", "CIVIC_MAX_RUBRIC_BYTES", "64 KiB", "65536", "1 MiB", "1048576",
+    for fragment in ("CIVIC_MAX_BODY_BYTES", "CIVIC_MAX_RUBRIC_BYTES", "64 KiB", "65536", "256 KiB", "262144",
                      "--max-body-bytes", "--max-rubric-bytes", "payload_too_large", "chunked"):
         assert fragment in section, fragment
     assert "| 413 |" in text

@@ -379,3 +379,18 @@ def test_a_value_is_refused_if_and_only_if_one_of_its_texts_is(value):
                 yield from texts(x)
 
     assert (find_bad_text(value) is not None) == any(bad_character(t) is not None for t in texts(value))
+
+
+def test_raw_bytes_of_a_surrogate_are_refused_at_the_door(world):
+    headers = world.auth(world.owner, **{"Content-Type": "application/json"})
+    before = notification_count(world.app)
+    answer = world.http.post("/tenants", content=b'{"code": "zz\xed\xa0\x80", "name": "x"}', headers=headers)
+    assert answer.status_code == 422 and answer.json()["field"] == "code", answer.text
+    assert notification_count(world.app) == before
+
+
+def test_a_huge_number_in_a_rubric_file_is_a_located_refusal_not_a_500(world):
+    answer = world.http.post("/rubrics/validate", content=('{"id": ' + "9" * 4301 + "}").encode(),
+                             headers=world.auth(world.owner, **{"Content-Type": "application/json"}))
+    assert answer.status_code == 422, answer.text
+    assert "MAX_NUMBER_CHARACTERS" in answer.text
