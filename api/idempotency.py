@@ -52,7 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.asgi import ClientGone, header, read_body, replaying, send_problem
 from core.errors import CivicError
-from core.fences import FENCE, FENCE_LOST, Fence, FenceLost, parse_written, written_lines
+from core.fences import FENCE, FENCE_LOST, Fence, parse_written, sqlite_mark, written_lines
 from core.services.tokens import token_digest
 from core.sidestore import SideStore
 
@@ -128,14 +128,12 @@ class RequestLog:
     def fence(self, scope: str, key: str, holder: str) -> Fence:
         """The write fence of a claim (see :mod:`core.fences`)."""
         mark = None
-        if self.side.kind == "memory":
-            def mark(lines: str) -> None:
+        if self.side.kind == "memory":  # the side store is an SQLite database of its own
+            def mark(stored_events: Any) -> None:
                 with self.side.transaction() as c:
-                    changed = c.execute(f"UPDATE {self.table} SET written = COALESCE(written, '') || ? "
-                                        "WHERE scope = ? AND key = ? AND holder = ?", (lines, scope, key, holder))
-                if changed != 1:
-                    raise FenceLost(f"{FENCE_LOST}: another request took over Idempotency-Key {key!r}")
-        return Fence(self.table, self.function, scope, key, holder, mark)
+                    sqlite_mark(c.raw.cursor(), fence, stored_events)
+        fence = Fence(self.table, self.function, scope, key, holder, mark)
+        return fence
 
     def claim(self, scope: str, key: str, fingerprint: str, holder: str) -> tuple[Any, ...] | None:
         """None if this request now holds the key (a new key, or one whose earlier request

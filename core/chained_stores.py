@@ -139,7 +139,7 @@ class ChainedPOPOApplicationRecorder(POPOApplicationRecorder, ChainedRecorder):
         logged = tlog.grouped(stored_events)
         fence = FENCE.get()
         if fence is not None and fence.mark is not None:  # uniqueness is checked before this method runs
-            fence.mark(written_lines(stored_events))
+            fence.mark(stored_events)
         ids = super()._update_table(stored_events, **kwargs)
         for stream, version, digest in new:
             self.links[(str(stream), version)] = digest

@@ -43,7 +43,7 @@ class Fence:
     scope: str
     key: str
     holder: str
-    #: memory store: marks the row in the side store (``mark(written_lines)``), or FenceLost
+    #: memory store: marks the row in the side store (``mark(stored_events)``), or FenceLost
     mark: Any = None
 
 
