@@ -31,7 +31,9 @@ as follows:
    request, if it is still running, can then record nothing (its write fails with 409
    ``request_taken_over``): one key, at most one write.
 
-An answer of 5xx from a request that wrote nothing frees the key at once.
+An answer that says "nothing was recorded, try again" frees the key at once, so that a
+retry with the same key runs afresh instead of replaying it: any 5xx, a 429 and a 409
+``concurrent_change`` (the request lost a race with another writer on the same stream).
 """
 
 from __future__ import annotations
@@ -65,6 +67,20 @@ FUNCTION = "civic_api_request_written"
 LEASE_SECONDS = 30.0
 #: The columns added to request logs made before claims had holders.
 _ADDED = (("holder", "TEXT"), ("lease_until", "DOUBLE PRECISION"), ("written", "TEXT"))
+
+
+def transient(status: int, headers: Headers, content: bytes) -> bool:
+    """Whether an answer says only "nothing was recorded, try again": such an answer is
+    not kept under its ``Idempotency-Key``."""
+    if status >= 500 or status == 429:
+        return True
+    if status != 409 or not headers.get("content-type", "").startswith("application/problem+json"):
+        return False
+    try:
+        kind = json.loads(content).get("type", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(kind, str) and kind.endswith("/concurrent_change")
 
 
 def lease_seconds() -> float:
@@ -172,10 +188,10 @@ class RequestLog:
                       "WHERE scope = ? AND key = ? AND holder = ?",
                       (status, media_type, body, json.dumps(headers), scope, key, holder))
 
-    def release(self, scope: str, key: str, holder: str) -> None:
-        """Free the key if this request holds it and wrote nothing."""
+    def release(self, scope: str, key: str, holder: str) -> bool:
+        """Free the key if this request holds it and wrote nothing; whether it was freed."""
         with self.side.transaction() as c:
-            c.execute(f"DELETE FROM {self.table} WHERE scope = ? AND key = ? AND holder = ? "
+            return c.execute(f"DELETE FROM {self.table} WHERE scope = ? AND key = ? AND holder = ? "
                       "AND status IS NULL AND written IS NULL", (scope, key, holder))
 
 
@@ -242,9 +258,9 @@ class IdempotencyMiddleware:
         content = b"".join(chunks)
         status = start["status"]
         headers = Headers(raw=start.get("headers", []))
-        if status >= 500:
-            await run_in_threadpool(log.release, owner, key, holder)
-        else:
+        if transient(status, headers, content) and await run_in_threadpool(log.release, owner, key, holder):
+            pass  # nothing was recorded: a retry with the same key runs afresh
+        elif status < 500:
             kept = {k: v for k, v in headers.items() if k in ("location", "etag")}
             await run_in_threadpool(log.answer, owner, key, holder, status, headers.get("content-type", "application/json"),
                                     content.decode("utf-8", "replace"), kept)

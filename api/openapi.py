@@ -7,10 +7,11 @@ operation at once, with what the layers around the routes answer:
 
 * errors: ``application/problem+json`` bodies of the shared ``Problem`` schema (see
   :mod:`api.problems`), declared for every status that can answer the operation
-  (:data:`ERRORS`): 400 and 422 on every operation (the body limit, the text check and
-  FastAPI's own reading of the request answer them before any route); 401, 403, 404, 409, 429 and 503 on every operation that needs a
+  (:data:`ERRORS`): 400 and 422 on every operation (the text check and FastAPI's own reading of the request answer them before any
+  route); 401, 403, 404, 409, 429 and 503 on every operation that needs a
   token (the token is looked up in the store, and failed authentication is throttled);
-  413 on every operation with a request body;
+  413 on every operation too: the body limit holds for every method, so a GET that
+  carries a body over it is answered 413 as well (:mod:`api.bodylimit`);
 * request headers: ``Idempotency-Key`` on every POST (:mod:`api.idempotency`) and
   ``If-Match`` on every write whose route runs under :func:`api.versioning.expect`;
 * response headers: ``ETag`` on the success of a route that sets it
@@ -109,9 +110,12 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
           {"WWW-Authenticate": {"$ref": REF + "headers/WWW-Authenticate"}}),
     403: ("无权操作 The token's role may not do this (`allowed_roles` names the roles that may)", {}),
     404: ("未找到 No such thing, or it belongs to another tenant (the two answers are the same)", {}),
-    409: ("冲突 A rule of the lifecycle or rubric is broken, the `If-Match` version is stale, another writer got "
-          "there first, it already exists, a request with the same `Idempotency-Key` is still running, or the "
-          "store's chain is broken", {}),
+    409: ("冲突 A rule of the lifecycle or rubric is broken (`rule_violation`, `already_exists`), the `If-Match` "
+          "version is stale (`version_conflict`), another writer got there first (`concurrent_change`, with "
+          "`Retry-After`: send it again), a request with the same `Idempotency-Key` is still running "
+          "(`request_in_progress`, with `Retry-After`) or was taken over (`request_taken_over`), or the store's "
+          "chain is broken (`store_tampered`)",
+          {"Retry-After": {"$ref": REF + "headers/Retry-After-Conflict"}}),
     413: ("请求体过大 The request body is over its limit (64 KiB; 256 KiB for a rubric file)", {}),
     422: ("输入无效 Invalid input: `field`, `value` and `allowed` say what and why (`errors` lists every problem of "
           "a request that failed validation; `problems` every problem of a rubric file)", {}),
@@ -120,12 +124,12 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
           {"Retry-After": {"$ref": REF + "headers/Retry-After"}}),
     503: ("服务配置错误 The service is misconfigured, or its store holds events this version cannot read", {}),
 }
-#: what can answer every operation; what can answer one that needs a token; one with a body
-EVERY_OPERATION = (400, 422)
+#: what can answer every operation; what can answer one that needs a token
+EVERY_OPERATION = (400, 413, 422)
 WITH_TOKEN = (401, 403, 404, 409, 429, 503)
-WITH_BODY = (413,)
 #: the errors of a route a POST's retry with the same Idempotency-Key gets again (a token
-#: that is not valid claims no key; 5xx are not kept; 400 and 413 come before the key)
+#: that is not valid claims no key; 5xx, 429 and 409 concurrent_change are not kept; 400
+#: and 413 come before the key)
 REPLAYED = (403, 404, 409, 422)
 
 HEADERS: dict[str, dict[str, Any]] = {
@@ -154,6 +158,11 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "等待秒数 Seconds until requests from here are counted afresh", "required": True,
         "schema": {"type": "integer", "minimum": 1},
     },
+    "Retry-After-Conflict": {
+        "description": "等待秒数 With `concurrent_change` and `request_in_progress` only: seconds to wait before "
+                       "sending the same request again",
+        "required": False, "schema": {"type": "integer", "minimum": 1},
+    },
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {
@@ -161,14 +170,16 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "name": "Idempotency-Key", "in": "header", "required": False,
         "description": "幂等键（可选）：客户端为每个预期操作选定，1–255个可见ASCII字符。同一令牌以同一键重试同一请求，得到首次的应答"
                        "（带 `Idempotent-Replayed: true`），不再记录任何内容；同一键用于不同请求为422；首次请求仍在处理时重试为409"
-                       "（带 `Retry-After`）；首次请求已记录但应答丢失时，得到恢复的答复（200，`Recovered`）；5xx 应答不保留。 "
+                       "（带 `Retry-After`）；首次请求已记录但应答丢失时，得到恢复的答复（200，`Recovered`）；5xx、429 与 409 "
+                       "`concurrent_change` 应答不保留。 "
                        "Optional, chosen by the client, one per intended action: 1 to 255 visible ASCII characters "
                        "(e.g. a UUID). A retry of the same request (method, path, query and body) with the same key "
                        "and token gets the first answer again, with `Idempotent-Replayed: true`, and records nothing "
                        "more; the same key with a different request is a 422; while the first request is still "
                        "running, a retry gets 409 with `Retry-After`; if the first request was recorded but its "
-                       "answer lost, the retry gets the `Recovered` answer (200). Answers of 5xx are not kept (the "
-                       "key can be used again).",
+                       "answer lost, the retry gets the `Recovered` answer (200). Answers that say only \"nothing was "
+                       "recorded, try again\" are not kept (5xx, 429 and 409 `concurrent_change`): a retry with "
+                       "the key runs afresh.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_SHAPE.pattern},
     },
     "If-Match": {
@@ -293,8 +304,6 @@ def _complete_operation(route: APIRoute, method: str, operation: dict[str, Any])
     statuses = list(EVERY_OPERATION)
     if operation.get("security"):
         statuses += WITH_TOKEN
-    if "requestBody" in operation:
-        statuses += WITH_BODY
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": REF + "responses/" + _problem_name(status, is_post)}
     operation["responses"] = dict(sorted(responses.items()))

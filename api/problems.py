@@ -116,6 +116,8 @@ async def civic_error(request: Request, exc: errors.CivicError) -> JSONResponse:
         return problem(429, exc.code, exc.title, exc.message, request,
                        headers={"Retry-After": str(exc.retry_after)}, retry_after=exc.retry_after)
     status, title = status_of(exc)
+    if isinstance(exc, errors.ConcurrentChange):
+        return problem(status, exc.code, title, exc.message, request, headers={"Retry-After": "1"})
     details = {k: v for k, v in exc.details.items() if k in ("field", "value", "allowed", "allowed_roles", "kind", "expected", "actual")}
     return problem(status, exc.code, title, exc.message, request, **details)
 

@@ -90,7 +90,14 @@ class VersionConflict(CivicError):
 
 
 class ConcurrentChange(VersionConflict):
-    """Another writer recorded a change on the same stream first; nothing was recorded."""
+    """Another writer recorded a change on the same stream first; nothing was recorded.
+
+    Unlike a stale ``If-Match`` (:class:`VersionConflict`), the caller did nothing wrong:
+    the same request sent again may well succeed. Over HTTP it is answered 409
+    ``concurrent_change`` with ``Retry-After: 1``, and its ``Idempotency-Key`` is not kept
+    (a retry with the same key runs afresh)."""
+
+    code = "concurrent_change"
 
     def __init__(self) -> None:
         CivicError.__init__(

@@ -211,6 +211,24 @@ def test_a_chunked_body_is_cut_off_as_soon_as_it_passes_the_limit(world):
     assert status_and_body(sent)[1]["kind"] == "rubric"
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE", "OPTIONS"])
+def test_a_chunked_body_on_any_method_is_cut_off_past_the_limit_too(world, method):
+    """A method that takes no body is no way round the limit: it is counted as it arrives."""
+    headers = {**world.auth(world.owner), "Transfer-Encoding": "chunked"}
+    sent, asked = call(world.http.app, method, "/tenants", headers, chunks(10_000))
+    assert asked == DEFAULT_MAX_BODY_BYTES // (16 * 1024) + 1
+    assert sent[0]["status"] == 413
+    if method != "HEAD":
+        assert status_and_body(sent)[1]["type"] == TOO_LARGE
+
+
+def test_every_operation_declares_the_413(world):
+    document = world.http.get("/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert "413" in operation["responses"], (method, path)
+
+
 def test_a_chunked_body_within_the_limit_is_handled_as_usual(world):
     body = padded_json({"code": "x"}, DEFAULT_MAX_BODY_BYTES)  # exactly the limit, in four chunks
     pieces = iter([body[n:n + 16 * 1024] for n in range(0, len(body), 16 * 1024)])

@@ -490,7 +490,7 @@ def test_killed_servers_lose_no_write_and_double_none(pg_schema_url, plugins, tm
                 # a rejected request records nothing; the only rejection here is losing a race
                 # for the tenant's register (and never "already exists": that would be a write
                 # recorded by an earlier attempt of the same key)
-                assert (final.status, _problem(final)) == (409, "version_conflict"), (s.kind, s.key, final)
+                assert (final.status, _problem(final)) == (409, "concurrent_change"), (s.kind, s.key, final)
                 assert "on the same stream at the same time" in json.loads(final.text)["detail"], (s.kind, s.key, final)
             if final.headers.get("idempotent-recovered") == "true":
                 body = json.loads(final.text)

@@ -4,6 +4,7 @@ retries, any spelling of the Bearer scheme, a crash between recording and answer
 
 from __future__ import annotations
 
+import contextvars
 import subprocess
 import sys
 import threading
@@ -244,9 +245,9 @@ def test_an_unknown_token_claims_no_key(world):
         assert c.query(f"SELECT COUNT(*) FROM {log.table}")[0][0] == 0
 
 
-def _claim_row(world, key: str):
+def _claim_row(world, key: str, person=None):
     log: RequestLog = world.http.app.state.request_log
-    token = world.auth(world.district)["Authorization"].split(" ", 1)[1]
+    token = world.auth(person or world.district)["Authorization"].split(" ", 1)[1]
     with log.side.transaction() as c:
         return log, token_digest(token), c.query(
             f"SELECT holder, lease_until, written, status FROM {log.table} WHERE scope = ? AND key = ?",
@@ -394,3 +395,69 @@ def test_a_huge_number_in_a_rubric_file_is_a_located_refusal_not_a_500(world):
                              headers=world.auth(world.owner, **{"Content-Type": "application/json"}))
     assert answer.status_code == 422, answer.text
     assert "MAX_NUMBER_CHARACTERS" in answer.text
+
+
+# -- a lost race is transient: its key is not kept -------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def racing(request, tmp_path, plugins):
+    """Two ledgers on one store: the HTTP service and another process writing beside it."""
+    from core.services import CivicLedger
+
+    url = f"sqlite:///{tmp_path}/race.sqlite3" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+    first, second = CivicLedger(url, plugins=plugins), CivicLedger(url, plugins=plugins)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_a_write_that_loses_a_race_is_a_transient_409_and_its_key_runs_afresh(racing):
+    from tests.helpers import sheet
+
+    served, other = racing
+    world = ApiWorld(served)
+    campaign = world.setup()
+    served.open_campaign(world.owner, campaign)
+    cid = world.apply(campaign, "c1")
+    served.review(world.district, cid, "approve", on="2020-03-11")
+    served.candidacy(world.owner, cid)  # the service holds the candidacy in its cache
+    real_save, raced = served.save, []
+
+    def another_writer_gets_there_first(*aggregates, **kwargs):
+        if not raced and str(aggregates[0].id) == cid:  # between the service's load and its write, once
+            # another process: none of this request's context (its write fence) goes with it
+            raced.append(contextvars.Context().run(
+                other.submit_score_sheet, world.assessors[0], cid, "official", sheet(world.rubric, 90), on="2020-10-15"))
+        return real_save(*aggregates, **kwargs)
+
+    served.save = another_writer_gets_there_first
+    headers = world.auth(world.assessors[1], **{"Idempotency-Key": "raced-1"})
+    body = {"kind": "official", "scores": sheet(world.rubric, 85), "on": "2020-10-16"}
+    before = notification_count(served)
+    lost = world.http.post(f"/candidacies/{cid}/score-sheets", json=body, headers=headers)
+    assert lost.status_code == 409, lost.text
+    assert lost.json()["type"].endswith("/concurrent_change") and lost.headers["Retry-After"] == "1"
+    assert "on the same stream at the same time" in lost.json()["detail"]
+    assert notification_count(served) == before + 1  # the other writer's sheet, nothing of the loser's
+    log, scope, rows = _claim_row(world, "raced-1", world.assessors[1])
+    assert rows == []  # the key is not kept for an answer that says "try again"
+    again = world.http.post(f"/candidacies/{cid}/score-sheets", json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert "Idempotent-Replayed" not in again.headers
+    assert sorted(served.candidacy(world.owner, cid).scores["official"]) == ["assessor-1", "assessor-2"]
+    replayed = world.http.post(f"/candidacies/{cid}/score-sheets", json=body, headers=headers)
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_stale_if_match_is_not_transient_and_its_answer_is_kept(world):
+    community = world.communities["c1"]
+    version = world.app.community(world.district, community).version
+    headers = world.auth(world.district, **{"Idempotency-Key": "stale-1", "If-Match": f'"{version + 5}"'})
+    body = {"changes": {"population": 3100}, "reason": "人口普查"}
+    stale = world.http.post(f"/communities/{community}/corrections", json=body, headers=headers)
+    assert stale.status_code == 409 and stale.json()["type"].endswith("/version_conflict")
+    assert "Retry-After" not in stale.headers
+    again = world.http.post(f"/communities/{community}/corrections", json=body, headers=headers)
+    assert again.status_code == 409 and again.headers["Idempotent-Replayed"] == "true"
+    assert world.app.community(world.district, community).version == version
