@@ -2,8 +2,8 @@
 
 ``create_app()`` builds the FastAPI application on a :class:`~core.services.CivicLedger`
 (by default the store named by ``CIVIC_DATABASE_URL``). Every route except ``/health``
-needs a bearer token; the token decides the actor, role and tenant of everything the
-request records. Errors are ``application/problem+json`` (see :mod:`api.problems`).
+and the logs' checkpoints needs a bearer token; the token decides the actor, role and
+tenant of everything the request records. Errors are ``application/problem+json`` (see :mod:`api.problems`).
 Failed authentication is throttled per client address and tenant, with limits read from
 the environment here (see :mod:`api.throttle`).
 """
@@ -62,6 +62,7 @@ TAGS = [
     {"name": "rubrics", "description": "评分标准 Rubrics"},
     {"name": "plugins", "description": "插件 Plugins"},
     {"name": "audit", "description": "审计 History, time travel, verification and export"},
+    {"name": "log", "description": "透明日志 The tenants' transparency logs: signed checkpoints, proofs, witness cosignatures"},
 ]
 
 

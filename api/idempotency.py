@@ -115,31 +115,32 @@ class RequestLog:
         self.table = side.table(TABLE)
         self.lease = lease if lease is not None else lease_seconds()
         self.function = f'"{side.schema}"."{FUNCTION}"' if side.kind == "postgres" else None
+        create = (
+            f"CREATE TABLE IF NOT EXISTS {self.table} (scope TEXT NOT NULL, key TEXT NOT NULL, "
+            "fingerprint TEXT NOT NULL, status INTEGER, media_type TEXT, body TEXT, headers TEXT, "
+            "recorded TEXT NOT NULL, holder TEXT, lease_until DOUBLE PRECISION, written TEXT, "
+            "PRIMARY KEY (scope, key))"
+        )
+        if side.kind == "postgres":
+            # only what is not in place (the application role may not create it); worker
+            # processes creating it together: one at a time
+            side.create([
+                create,
+                *(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {column} {kind}" for column, kind in _ADDED),
+                f"CREATE OR REPLACE FUNCTION {self.function}(p_scope text, p_key text, p_holder text, p_written text) "
+                "RETURNS void LANGUAGE plpgsql AS $BODY$ BEGIN "
+                f"UPDATE {self.table} SET written = COALESCE(written, '') || p_written "
+                "WHERE scope = p_scope AND key = p_key AND holder = p_holder; "
+                f"IF NOT FOUND THEN RAISE EXCEPTION '{FENCE_LOST}: another request took over Idempotency-Key %%', p_key; "
+                "END IF; END $BODY$",
+            ], lock=_lock_key(side.schema))
+            return
         with side.transaction() as c:
-            if side.kind == "postgres":  # worker processes starting together: one at a time
-                c.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(side.schema),))
-            c.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} (scope TEXT NOT NULL, key TEXT NOT NULL, "
-                "fingerprint TEXT NOT NULL, status INTEGER, media_type TEXT, body TEXT, headers TEXT, "
-                "recorded TEXT NOT NULL, holder TEXT, lease_until DOUBLE PRECISION, written TEXT, "
-                "PRIMARY KEY (scope, key))"
-            )
-            if side.kind == "postgres":
-                for column, kind in _ADDED:
-                    c.execute(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {column} {kind}")
-                c.execute(
-                    f"CREATE OR REPLACE FUNCTION {self.function}(p_scope text, p_key text, p_holder text, p_written text) "
-                    "RETURNS void LANGUAGE plpgsql AS $BODY$ BEGIN "
-                    f"UPDATE {self.table} SET written = COALESCE(written, '') || p_written "
-                    "WHERE scope = p_scope AND key = p_key AND holder = p_holder; "
-                    f"IF NOT FOUND THEN RAISE EXCEPTION '{FENCE_LOST}: another request took over Idempotency-Key %%', p_key; "
-                    "END IF; END $BODY$"
-                )
-            else:
-                present = {row[1] for row in c.query(f"PRAGMA table_info({self.table})")}
-                for column, kind in _ADDED:
-                    if column not in present:
-                        c.execute(f"ALTER TABLE {self.table} ADD COLUMN {column} {'REAL' if kind.startswith('DOUBLE') else kind}")
+            c.execute(create)
+            present = {row[1] for row in c.query(f"PRAGMA table_info({self.table})")}
+            for column, kind in _ADDED:
+                if column not in present:
+                    c.execute(f"ALTER TABLE {self.table} ADD COLUMN {column} {'REAL' if kind.startswith('DOUBLE') else kind}")
 
     def fence(self, scope: str, key: str, holder: str) -> Fence:
         """The write fence of a claim (see :mod:`core.fences`)."""

@@ -88,8 +88,7 @@ class SideStoreStorage(Storage):
                "expires DOUBLE PRECISION NOT NULL)")
         for attempt in range(2):  # two processes creating it at once: the second finds it made
             try:
-                with side.transaction() as c:
-                    c.execute(ddl)
+                side.create([ddl])  # only if not in place: the application role may not create it
                 break
             except self.base_exceptions:
                 if attempt:

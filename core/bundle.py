@@ -34,26 +34,33 @@ from concurrent.futures.process import BrokenProcessPool
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from core import chain
+import rfc8785
 from eventsourcing.utils import get_topic
 
+from core import chain, merkle, notes, tlog
+
 from core.actors import Actor, Role
-from core.domain import RubricRecord
+from core.domain import Campaign, RubricRecord
 from core.errors import InvalidInput, StoreTampered
 
-MAGIC = b"civic-ledger-bundle 1"
+VERSION = 2
+MAGIC = b"civic-ledger-bundle 2"
+MAGIC_V1 = b"civic-ledger-bundle 1"
 FORMAT = "civic-ledger-bundle"
 HEX64 = re.compile(rb"^[0-9a-f]{64}$")
 RUBRIC_HASH = re.compile(rb"^sha256:[0-9a-f]{64}$")
 POSITION = re.compile(rb"^[1-9][0-9]{0,17}$")
+#: a log's name: a tenant code, or ``*`` for events that name no tenant
+LOG_NAME = re.compile(r"^[^\x00-\x20\x7f]{1,200}$")
 #: Offline checks read as an auditor of every tenant; nothing is ever recorded.
 RUBRIC_TOPIC = get_topic(RubricRecord.Recorded)
+CAMPAIGN_TOPIC = get_topic(Campaign.Created).encode()
 OFFLINE_AUDITOR = Actor(id="civic-offline", role=Role.AUDITOR, organisation="offline bundle check", tenant="*")
 
 
@@ -77,7 +84,17 @@ def export_bundle(
 ) -> dict[str, Any]:
     """Write the record of one campaign (or every campaign of a tenant) to ``out``; returns
     the manifest. The chains of the exported streams are checked first: a store whose
-    chain is broken is not exported (:class:`StoreTampered` names the first break)."""
+    chain is broken is not exported (:class:`StoreTampered` names the first break).
+
+    The streams are the scope's (:meth:`campaign_streams`, :meth:`tenant_streams`) and every
+    stream their events name, and what those name, and so on. The bundle covers each log
+    its events belong to up to one signed checkpoint, taken
+    when the export starts (events recorded meanwhile belong to a later export): every
+    leaf of the log up to the checkpoint's size is in the file, as the event itself (an E
+    line) or, for the events of other streams, as its stream, version and digest (a G
+    line). See docs/bundle-format.md."""
+    from core import signing
+
     if (campaign_id is None) == (tenant is None):
         raise InvalidInput("campaign/tenant", campaign_id or tenant, "exactly one of a campaign id or a tenant code")
     if campaign_id is not None:
@@ -88,6 +105,28 @@ def export_bundle(
         streams = app.tenant_streams(actor, tenant)
         campaigns = [str(c) for c in app.tenant(actor, tenant).campaigns]
         scope = {"campaign": None, "tenant": tenant}
+    # with every stream the record names (a community's title from an earlier campaign, the
+    # rubric versions decisions used, ...), so that a checker finds everything it names
+    streams = sorted({UUID(str(s)) for s in streams} | {e[0] for e in app.meaning_events(streams)}, key=str)
+    signer = signing.log_key()
+    recorder = app.recorder
+    wanted = set(streams)
+    # the logs at the export's start: which leaf each exported event is, and the others
+    placed: dict[tuple[UUID, int], tuple[str, int]] = {}
+    logs: dict[str, tuple[int, list[tuple[int, UUID, int]]]] = {}
+    for name in recorder.log_tenants():
+        size = recorder.log_size(name)
+        others: list[tuple[int, UUID, int]] = []
+        mine = False
+        for index, stream, version in recorder.log_leaves(name, 0, size):
+            if stream in wanted:
+                placed[(stream, version)] = (name, index)
+                mine = True
+            else:
+                others.append((index, stream, version))
+        if mine:
+            logs[name] = (size, others)
+    checkpoints = {name: signing.checkpoint(recorder, name, signer, size) for name, (size, _) in logs.items()}
     report = app.verify_chains(actor, streams)
     if not report.intact:
         first = report.breaks[0]
@@ -100,70 +139,124 @@ def export_bundle(
         if topic == RUBRIC_TOPIC:
             record = app.repository.get(UUID(stream))
             rubrics[record.content_hash] = record.definition
-    manifest = {
-        "format": FORMAT,
-        "version": 1,
-        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "exported_by": actor.as_record(),
-        "store": app.store.display,
-        "scope": scope,
-        "campaigns": campaigns,
-        "streams": report.streams,
-        "events": report.events,
-        "rubrics": sorted(rubrics),
-        "root": report.root,
-        "heads": {s: [v, h] for s, (v, h) in sorted(report.heads.items())},
-    }
-    heads = report.heads
-
-    def lines() -> Iterator[bytes]:
-        # up to the checked heads: events recorded meanwhile belong to a later export
-        rows = (r for r in app.recorder.select_chain(streams) if r.version <= heads[str(r.stream)][0])
-        for n, row in enumerate(rows, start=1):
-            if row.stored is None or row.topic is None:
-                raise StoreTampered(f"not exported: stream {row.stream} position {row.version} lost its link while "
-                                    "exporting; run `civic audit verify` on the store")
-            yield event_line(row.stream, row.version, row.stored, row.topic, row.state)
-            if progress is not None and not n % 2000:
-                progress(n, report.events)
-
-    write_bundle(Path(out), manifest, rubrics, lines())
+    tmp = Path(out).with_name(Path(out).name + ".events")
+    events = 0
+    exported: set[UUID] = set()
+    try:
+        with open(tmp, "wb") as spool:
+            for row in recorder.select_chain(streams):
+                where = placed.get((row.stream, row.version))
+                if where is None:
+                    continue  # recorded after the export's checkpoint
+                if row.stored is None or row.topic is None:
+                    raise StoreTampered(f"not exported: stream {row.stream} position {row.version} lost its link while "
+                                        "exporting; run `civic audit verify` on the store")
+                spool.write(event_line(row.stream, row.version, row.stored, row.topic, row.state, where))
+                events += 1
+                exported.add(row.stream)
+                if progress is not None and not events % 2000:
+                    progress(events, len(placed))
+        if events != len(placed):
+            raise StoreTampered(f"not exported: the logs name {len(placed)} events of the exported streams, the store "
+                                f"holds {events} of them; run `civic audit verify` on the store")
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "exported_by": actor.as_record(),
+            "store": app.store.display,
+            "scope": scope,
+            "campaigns": campaigns,
+            "streams": len(exported),
+            "events": events,
+            "rubrics": sorted(rubrics),
+            "logs": {name: size for name, (size, _) in sorted(logs.items())},
+            "log_key": str(signer.verifier()),
+        }
+        gaps = _gap_lines(recorder, logs)
+        with open(tmp, "rb") as spool:
+            write_bundle(Path(out), manifest, rubrics, _copied(spool), checkpoints=checkpoints, gaps=gaps)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     if progress is not None:
-        progress(report.events, report.events)
+        progress(events, events)
     return manifest
 
 
-def event_line(stream: UUID, version: int, link_: bytes, topic: bytes, state: bytes) -> bytes:
-    """One event as a bundle line (with its line break); ``topic`` as UTF-8 bytes."""
+def _copied(spool: Any) -> Iterator[bytes]:
+    yield from spool
+
+
+def _gap_lines(recorder: Any, logs: dict[str, tuple[int, list[tuple[int, UUID, int]]]]) -> Iterator[bytes]:
+    """The G lines of every log: each leaf whose event is not in the bundle, in leaf order."""
+    for name, (_, others) in sorted(logs.items()):
+        by_stream: dict[UUID, int] = {}
+        for _, stream, version in others:
+            by_stream[stream] = max(version, by_stream.get(stream, 0))
+        digests: dict[tuple[UUID, int], bytes] = {}
+        for stream, last in by_stream.items():
+            for stored in recorder.select_events(stream, lte=last):
+                digests[(stream, stored.originator_version)] = tlog.digest(stored.topic, stored.state)
+        for index, stream, version in others:
+            yield gap_line(name, index, stream, version, digests[(stream, version)])
+
+
+def event_line(stream: UUID, version: int, link_: bytes, topic: bytes, state: bytes,
+               leaf: tuple[str, int]) -> bytes:
+    """One event as a bundle line (with its line break); ``topic`` as UTF-8 bytes, ``leaf``
+    the log and index of its leaf."""
     return b"\t".join((
-        b"E", str(stream).encode(), str(version).encode(), link_.hex().encode(), topic, _state_field(state),
+        b"E", str(stream).encode(), str(version).encode(), leaf[0].encode("utf-8"), str(leaf[1]).encode(),
+        link_.hex().encode(), topic, _state_field(state),
     )) + b"\n"
 
 
-def write_bundle(out: Path, manifest: dict[str, Any], rubrics: dict[str, str], event_lines: Iterable[bytes]) -> None:
+def gap_line(log: str, index: int, stream: UUID, version: int, event_digest: bytes) -> bytes:
+    return b"\t".join((b"G", log.encode("utf-8"), str(index).encode(), str(stream).encode(), str(version).encode(),
+                       event_digest.hex().encode())) + b"\n"
+
+
+def checkpoint_line(note: bytes) -> bytes:
+    return b"C\t" + base64.b64encode(note) + b"\n"
+
+
+def manifest_line(manifest: dict[str, Any]) -> bytes:
+    """The manifest as its line: RFC 8785 canonical JSON (the ``rfc8785`` package)."""
+    return b"M\t" + rfc8785.dumps(manifest) + b"\n"
+
+
+def write_bundle(out: Path, manifest: dict[str, Any], rubrics: dict[str, str], event_lines: Iterable[bytes], *,
+                 checkpoints: dict[str, bytes], gaps: Iterable[bytes] = ()) -> None:
     """Write a bundle: header, ``manifest``, the rubric definitions (hash -> canonical JSON),
-    the event lines (from :func:`event_line`, grouped by stream in position order) and the
-    seal. Written to ``out.part`` and renamed, so ``out`` is never a partial file."""
-    manifest_line = b"M\t" + json.dumps(manifest, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    the checkpoints (log -> signed note), the gap lines (from :func:`gap_line`, in log and
+    leaf order), the event lines (from :func:`event_line`, grouped by stream in position
+    order) and the seal. Written to ``out.part`` and renamed, so ``out`` is never a
+    partial file."""
+    manifest_bytes = manifest_line(manifest)
     tmp = out.with_name(out.name + ".part")
     seal = hashlib.sha256()
     try:
         with open(tmp, "wb") as f:
-            for line in _bundle_lines(manifest_line, rubrics, event_lines):
+            for line in _bundle_lines(manifest_bytes, rubrics, checkpoints, gaps, event_lines):
                 seal.update(line)
                 f.write(line)
-            f.write(f"S\t{hashlib.sha256(manifest_line).hexdigest()}\t{seal.hexdigest()}\n".encode())
+            f.write(f"S\t{hashlib.sha256(manifest_bytes).hexdigest()}\t{seal.hexdigest()}\n".encode())
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-def _bundle_lines(manifest_line: bytes, rubrics: dict[str, str], event_lines: Iterable[bytes]) -> Iterator[bytes]:
+def _bundle_lines(manifest_bytes: bytes, rubrics: dict[str, str], checkpoints: dict[str, bytes],
+                  gaps: Iterable[bytes], event_lines: Iterable[bytes]) -> Iterator[bytes]:
     yield MAGIC + b"\n"
-    yield manifest_line
+    yield manifest_bytes
     for content_hash in sorted(rubrics):
         yield b"R\t" + content_hash.encode() + b"\t" + rubrics[content_hash].encode("utf-8") + b"\n"
+    for name in sorted(checkpoints):
+        yield checkpoint_line(checkpoints[name])
+    yield from gaps
     yield from event_lines
 
 
@@ -199,6 +292,11 @@ class BundleReport:
     rubrics: int = 0
     problems: list[Problem] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
+    #: per log: {log, size, root (hex), signed (None: no log key given), held (None: no
+    #: checkpoint of this log held; else whether the bundle agrees with it), witnesses}
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    #: the campaigns derived from the bundle's events
+    campaigns: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -240,6 +338,15 @@ class _Reader:
         #: a part's rubric lines (line, hash, definition), added to the whole when merged
         self.rubric_lines: list[tuple[int, str, str]] = []
         self.expected = 0  # events the manifest announces (for progress)
+        #: the format version line 1 names (1 or 2)
+        self.format_version = VERSION
+        #: log -> [(leaf index, leaf hash, line, stream)] of the E lines and of the G lines
+        self.placed: dict[str, list[tuple[int, bytes, int, UUID]]] = {}
+        self.gaps: dict[str, list[tuple[int, bytes, int, UUID]]] = {}
+        #: (line, note bytes) of each C line
+        self.checkpoints: list[tuple[int, bytes]] = []
+        #: the streams whose first event creates a campaign
+        self.campaign_streams: list[str] = []
 
     def problem(self, line: int, what: str, message: str, stream: str | None = None, version: int | None = None) -> None:
         self.problems.append(Problem(line, what, message, stream, version))
@@ -258,8 +365,12 @@ class _Reader:
             lines = bytes(data).count(b"\n") + 1
             self.problem(lines, "file", "the file does not end with a line break: it was cut short or extended")
         first_end = data.find(b"\n")
-        if (data[:first_end] if first_end >= 0 else data) != MAGIC:
-            self.problem(1, "header", f"not a Civic Ledger bundle: line 1 must read {MAGIC.decode()!r}")
+        header = data[:first_end] if first_end >= 0 else data
+        if header == MAGIC_V1:
+            self.format_version = 1
+        elif header != MAGIC:
+            self.problem(1, "header", f"not a Civic Ledger bundle: line 1 must read {MAGIC.decode()!r} "
+                                      f"(or {MAGIC_V1.decode()!r})")
         self.lines = 1
         yield from self.rows_of_lines(size if first_end < 0 else first_end + 1, size if end is None else end, progress)
         if end is None:
@@ -281,6 +392,7 @@ class _Reader:
         streams: dict[bytes, UUID] = {}
         topics = self.topics
         keep = self.rows.append if self.keep else None
+        v2 = self.format_version == 2
         n = self.lines
         count = 0
         while pos < stop:
@@ -295,18 +407,33 @@ class _Reader:
                     progress(count)
                 t1 = find(b"\t", pos + 2, end)
                 t2 = find(b"\t", t1 + 1, end) if t1 >= 0 else -1
-                t3 = find(b"\t", t2 + 1, end) if t2 >= 0 else -1
+                if v2:
+                    tl = find(b"\t", t2 + 1, end) if t2 >= 0 else -1
+                    ti = find(b"\t", tl + 1, end) if tl >= 0 else -1
+                    t3 = find(b"\t", ti + 1, end) if ti >= 0 else -1
+                else:
+                    tl = ti = t2
+                    t3 = find(b"\t", t2 + 1, end) if t2 >= 0 else -1
                 t4 = find(b"\t", t3 + 1, end) if t3 >= 0 else -1
                 if t4 < 0 or find(b"\t", t4 + 1, end) >= 0:
                     fields = data[pos:end].count(b"\t") + 1
-                    self.problem(n, "event", f"an event line has 6 fields, this one has {fields}")
+                    self.problem(n, "event", f"an event line has {8 if v2 else 6} fields, this one has {fields}")
                 else:
-                    row = self._event(n, data[pos + 2:t1], data[t1 + 1:t2], data[t2 + 1:t3], data[t3 + 1:t4],
+                    row = self._event(n, data[pos + 2:t1], data[t1 + 1:t2], data[ti + 1:t3], data[t3 + 1:t4],
                                       view[t4 + 1:end], streams, topics)
                     if row is not None:
+                        if v2 and not self._leaf(n, row, data[t2 + 1:tl], data[tl + 1:ti]):
+                            row = None
+                    if row is not None:
+                        if row.version == 1 and row.topic == CAMPAIGN_TOPIC:
+                            self.campaign_streams.append(str(row.stream))
                         if keep is not None:
                             keep(row)
                         yield row
+            elif kind == b"G\t":
+                self._gap(n, data[pos:end])
+            elif kind == b"C\t":
+                self._checkpoint(n, data[pos:end])
             elif kind == b"R\t":
                 self._rubric(n, data[pos:end])
             elif kind == b"M\t":
@@ -317,7 +444,8 @@ class _Reader:
                 self.seal = (n, data[pos:end].split(b"\t")[1:])
                 self.seal_offset = pos
             else:
-                self.problem(n, "file", f"unknown record {data[pos:min(end, pos + 12)]!r}: lines start with M, R, E or S and a TAB")
+                self.problem(n, "file", f"unknown record {data[pos:min(end, pos + 12)]!r}: lines start with M, R, C, G, E "
+                                        "or S and a TAB")
             pos = end + 1
         self.lines = n
         if progress is not None:
@@ -360,6 +488,75 @@ class _Reader:
                 self.problem(n, "event", f"the state is not valid base64 ({exc})", str(stream), version)
                 return None
         return chain.ChainRow(stream, version, raw_topic, state, binascii.unhexlify(raw_link), n)
+
+    def _log_field(self, n: int, raw_log: bytes, raw_leaf: bytes, stream: str | None = None,
+                   version: int | None = None) -> tuple[str, int] | None:
+        try:
+            log = raw_log.decode("utf-8")
+        except UnicodeDecodeError:
+            log = ""
+        if not log or not LOG_NAME.match(log):
+            self.problem(n, "event" if stream else "gap", f"log {raw_log[:40]!r} is not a log name (a tenant code, or '*')", stream, version)
+            return None
+        if not (raw_leaf.isdigit() and (raw_leaf == b"0" or raw_leaf[:1] != b"0") and len(raw_leaf) <= 18):
+            self.problem(n, "event" if stream else "gap", f"leaf index {raw_leaf[:20]!r} is not a whole number >= 0 "
+                         "without leading zeros", stream, version)
+            return None
+        return log, int(raw_leaf)
+
+    def _leaf(self, n: int, row: chain.ChainRow, raw_log: bytes, raw_leaf: bytes) -> bool:
+        """Place an event's leaf in its log; False (and a problem) if the fields are wrong."""
+        where = self._log_field(n, raw_log, raw_leaf, str(row.stream), row.version)
+        if where is None:
+            return False
+        log, index = where
+        leaf = merkle.leaf_hash(tlog.entry_of(row.stream, row.version, tlog.digest(row.topic, row.state)))
+        self.placed.setdefault(log, []).append((index, leaf, n, row.stream))
+        return True
+
+    def _gap(self, n: int, line: bytes) -> None:
+        if self.format_version != 2:
+            self.problem(n, "gap", "a gap line (G) belongs to format 2 only")
+            return
+        parts = line.split(b"\t")
+        if len(parts) != 6:
+            self.problem(n, "gap", f"a gap line is G, log, leaf, stream, version, digest: 6 fields, this one has {len(parts)}")
+            return
+        _, raw_log, raw_leaf, raw_stream, raw_version, raw_digest = parts
+        try:
+            stream = UUID(raw_stream.decode("ascii"))
+            if str(stream).encode() != raw_stream:
+                raise ValueError("not in canonical form")
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.problem(n, "gap", f"stream id {raw_stream[:40]!r} is not a lower-case UUID ({exc})")
+            return
+        if not POSITION.match(raw_version):
+            self.problem(n, "gap", f"position {raw_version[:20]!r} is not a whole number >= 1 without leading zeros", str(stream))
+            return
+        version = int(raw_version)
+        if not HEX64.match(raw_digest):
+            self.problem(n, "gap", f"digest {raw_digest[:70]!r} is not 64 lower-case hexadecimal digits", str(stream), version)
+            return
+        where = self._log_field(n, raw_log, raw_leaf)
+        if where is None:
+            return
+        log, index = where
+        leaf = merkle.leaf_hash(tlog.entry_of(stream, version, binascii.unhexlify(raw_digest)))
+        self.gaps.setdefault(log, []).append((index, leaf, n, stream))
+
+    def _checkpoint(self, n: int, line: bytes) -> None:
+        if self.format_version != 2:
+            self.problem(n, "checkpoint", "a checkpoint line (C) belongs to format 2 only")
+            return
+        encoded = line[2:]
+        try:
+            note = base64.b64decode(encoded, validate=True)
+            if base64.b64encode(note) != encoded:
+                raise binascii.Error("not in canonical form")
+        except binascii.Error as exc:
+            self.problem(n, "checkpoint", f"a checkpoint line is C, TAB, the note in base64 ({exc})")
+            return
+        self.checkpoints.append((n, note))
 
     def _manifest(self, n: int, line: bytes) -> None:
         if n != 2 or self.relative or self.manifest_line is not None:
@@ -413,15 +610,27 @@ def verify_bundle(
     progress: Callable[[str, int, int], None] | None = None,
     workers: int | None = None,
     with_plugins: bool = False,
+    held: Sequence[bytes] = (),
+    log_key: str | None = None,
+    witnesses: Sequence[str] = (),
+    require: int | None = None,
 ) -> BundleReport:
-    """Check a bundle with nothing but the file: its structure and seal, every event's link,
+    """Check a bundle with nothing but the file (and what the auditor holds): its structure and seal, every event's link,
     the rubric hashes, the manifest's heads and counts, and (``decisions``) every recorded
     decision whose style is built into the core, recomputed from the bundled events and
     rubric data. Decisions made with a style or aggregation only a plugin supplies are
     reported one by one as ``needs_plugin``, never as confirmed; ``with_plugins`` (opt in)
     recomputes them with the installed plugins' code instead, and each such verdict says so
     (``recomputed_with``). Decisions are recomputed by ``workers`` processes (default: one
-    per available processor, where processes can be forked)."""
+    per available processor, where processes can be forked).
+
+    Against what the auditor holds: ``held`` checkpoints (notes obtained independently,
+    e.g. from a 公示), checked with the log's verifier key ``log_key`` and, with
+    ``witnesses``, cosigned by at least ``require`` of them (default: all). The bundle's
+    own checkpoints are checked with ``log_key`` too when it is given. A held checkpoint
+    of a log up to the bundle's size must have the root the bundle's leaves give at its
+    size; one beyond the bundle's size cannot be compared and is a problem."""
+    keys = _held_keys(held, log_key, witnesses, require)
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -430,7 +639,7 @@ def verify_bundle(
     except OSError as exc:
         raise InvalidInput("bundle", str(path), f"a readable bundle file ({exc.strerror})") from None
     try:
-        return _verify(data, decisions, progress, workers, with_plugins)
+        return _verify(data, decisions, progress, workers, with_plugins, keys)
     finally:
         if isinstance(data, mmap.mmap):
             try:
@@ -441,7 +650,7 @@ def verify_bundle(
 
 def _verify(
     data: Any, decisions: bool, progress: Callable[[str, int, int], None] | None, workers: int | None = None,
-    with_plugins: bool = False,
+    with_plugins: bool = False, keys: _HeldKeys | None = None,
 ) -> BundleReport:
     report = BundleReport(with_plugins=with_plugins)
     reader = _Reader(data, keep=decisions)
@@ -481,8 +690,14 @@ def _verify(
     for b in checked.breaks:
         problems.append(Problem(int(b.where) if b.where else 0, "event", f"{b.explanation}{': ' + b.detail if b.detail else ''}", b.stream, b.version))
     manifest = reader.manifest
+    report.campaigns = sorted(set(reader.campaign_streams))
+    if reader.format_version == 2:
+        report.logs = _check_logs(reader, problems, keys or _HeldKeys())
+    elif keys is not None and keys.held:
+        problems.append(Problem(1, "header", "a bundle of format 1 carries no checkpoint: it cannot be checked against "
+                                             "the checkpoint you hold; export it again", derived=True))
     if manifest is not None:
-        _compare_manifest(manifest, checked, reader, problems)
+        _compare_manifest(manifest, checked, reader, problems, report.campaigns)
     if reader.seal is not None:
         n, fields = reader.seal
         if len(fields) != 2 or not all(HEX64.match(x) for x in fields):
@@ -497,10 +712,13 @@ def _verify(
                 if not manifest_ok:
                     problems.append(Problem(2, "manifest", "the manifest does not match the hash in the seal line", derived=True))
                 problems.append(Problem(n, "seal", "the file's bytes do not match its seal (something before the seal line changed, or the seal did)", derived=True))
+    if decisions and reader.rows:
+        _check_meaning(reader, problems)
     problems.sort(key=_order)
     report.problems = problems
-    if decisions and manifest is not None and isinstance(manifest.get("campaigns"), list):
-        campaigns = [str(c) for c in manifest["campaigns"]]
+    if decisions and manifest is not None:
+        # the campaigns the events hold, never the manifest's list
+        campaigns = report.campaigns if reader.format_version == 2 else [str(c) for c in manifest.get("campaigns") or []]
         if problems:
             # an altered bundle proves nothing about decisions: say so instead of replaying it
             report.verdicts = [_unverified(c, "the bundle is not intact (see its problems): decisions not recomputed") for c in campaigns]
@@ -607,16 +825,18 @@ def _check_lines(start: int, stop: int) -> tuple[Any, ...]:
     reader = _Reader(_FORKED, keep=False)
     reader.lines = 0
     reader.relative = True
+    if _FORKED[:len(MAGIC_V1) + 1] == MAGIC_V1 + b"\n":
+        reader.format_version = 1
     ends: list[UUID | None] = [None, None]
     checked = _check_rows(_tracked(reader.rows_of_lines(start, stop), ends))
     return (checked, reader.problems, reader.topics, reader.rubric_lines, reader.seal, reader.seal_offset, reader.lines,
-            tuple(ends))
+            (reader.placed, reader.gaps, reader.checkpoints, reader.campaign_streams), tuple(ends))
 
 
 def _merge(
     reader: _Reader, checked: chain.ChainReport, part: chain.ChainReport, problems: list[Problem],
     topics: dict[bytes, str], rubric_lines: list[tuple[int, str, str]], seal: tuple[int, list[bytes]] | None,
-    seal_offset: int | None, lines: int,
+    seal_offset: int | None, lines: int, logged: tuple[Any, ...] = ({}, {}, [], []),
 ) -> None:
     """Add a worker's findings on the lines after ``reader.lines`` to the reader's and
     ``checked`` (in file order: its streams follow those already checked)."""
@@ -628,6 +848,12 @@ def _merge(
     if seal is not None:
         reader.seal, reader.seal_offset = (seal[0] + base, seal[1]), seal_offset
     reader.lines = base + lines
+    placed, gaps, checkpoints, campaign_streams = logged
+    for mine, theirs in ((reader.placed, placed), (reader.gaps, gaps)):
+        for log, entries in theirs.items():
+            mine.setdefault(log, []).extend((i, leaf, n + base, stream) for i, leaf, n, stream in entries)
+    reader.checkpoints.extend((n + base, note) for n, note in checkpoints)
+    reader.campaign_streams.extend(campaign_streams)
     checked.streams += part.streams
     checked.events += part.events
     checked.heads.update(part.heads)
@@ -659,23 +885,218 @@ def _known_topics() -> frozenset[str]:
 KNOWN_TOPICS = _known_topics()
 
 
-def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, reader: _Reader, problems: list[Problem]) -> None:
-    heads = manifest.get("heads")
-    if not isinstance(heads, dict):
-        problems.append(Problem(2, "manifest", "the manifest has no 'heads'", derived=True))
-        return
-    computed = {s: [v, h] for s, (v, h) in checked.heads.items()}
-    for stream in sorted(set(heads) | set(computed)) if heads != computed else ():
-        if heads.get(stream) != computed.get(stream):
-            problems.append(Problem(
-                2, "manifest", f"chain head of stream {stream}: manifest says {heads.get(stream)}, the events give {computed.get(stream)}",
-                stream, derived=True,
-            ))
-    for key, actual in (("events", checked.events), ("streams", checked.streams), ("root", checked.root)):
+def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, reader: _Reader, problems: list[Problem],
+                      campaigns: list[str] | None = None) -> None:
+    if reader.format_version == 2:
+        if reader.manifest_line is not None and reader.manifest_line != manifest_line(manifest):
+            problems.append(Problem(2, "manifest", "the manifest is not in RFC 8785 canonical form", derived=True))
+        if manifest.get("version") != 2:
+            problems.append(Problem(2, "manifest", f"version: manifest says {manifest.get('version')!r}, line 1 says 2", derived=True))
+        logs = {log: size for log, size, _, _ in _bundle_checkpoints(reader)}
+        if manifest.get("logs") != logs:
+            problems.append(Problem(2, "manifest", f"logs: manifest says {manifest.get('logs')!r}, the checkpoints give {logs!r}", derived=True))
+        if campaigns is not None and sorted(str(c) for c in manifest.get("campaigns") or []) != campaigns:
+            problems.append(Problem(2, "manifest", f"campaigns: manifest says {manifest.get('campaigns')!r}, the events hold "
+                                                   f"{campaigns!r}", derived=True))
+    else:
+        heads = manifest.get("heads")
+        if not isinstance(heads, dict):
+            problems.append(Problem(2, "manifest", "the manifest has no 'heads'", derived=True))
+            return
+        computed = {s: [v, h] for s, (v, h) in checked.heads.items()}
+        for stream in sorted(set(heads) | set(computed)) if heads != computed else ():
+            if heads.get(stream) != computed.get(stream):
+                problems.append(Problem(
+                    2, "manifest", f"chain head of stream {stream}: manifest says {heads.get(stream)}, the events give {computed.get(stream)}",
+                    stream, derived=True,
+                ))
+        if manifest.get("root") != checked.root:
+            problems.append(Problem(2, "manifest", f"root: manifest says {manifest.get('root')!r}, the events give {checked.root!r}", derived=True))
+    for key, actual in (("events", checked.events), ("streams", checked.streams)):
         if manifest.get(key) != actual:
             problems.append(Problem(2, "manifest", f"{key}: manifest says {manifest.get(key)!r}, the events give {actual!r}", derived=True))
     if manifest.get("rubrics") != sorted(reader.rubrics):
         problems.append(Problem(2, "manifest", f"rubrics: manifest says {manifest.get('rubrics')}, the file holds {sorted(reader.rubrics)}", derived=True))
+
+
+def _check_meaning(reader: _Reader, problems: list[Problem]) -> None:
+    """The cross-stream facts (:mod:`core.meaning`): every problem on the line of the event
+    it was found on."""
+    from core import meaning
+
+    lines: dict[tuple[str, int], int] = {}
+    decoded = []
+    for row in reader.rows:
+        try:
+            state = json.loads(bytes(row.state))
+        except ValueError:
+            continue  # an unreadable state is a problem of its own line already
+        lines[(str(row.stream), row.version)] = int(row.where) if row.where else 0
+        decoded.append((row.stream, row.version, reader.topics.get(row.topic, row.topic.decode("utf-8", "replace")), state))
+    found = meaning.check(decoded)
+    for p in found.problems:
+        line = lines.get((str(p.stream), p.version or 1), 0)
+        problems.append(Problem(line, "meaning", p.message, str(p.stream), p.version, derived=not line))
+
+
+# -- the logs: checkpoints, leaves and what the auditor holds ---------------------------------
+
+
+@dataclass
+class _HeldKeys:
+    held: list[tuple[notes.Checkpoint, bytes]] = field(default_factory=list)
+    log_key: notes.VerifierKey | None = None
+    witnesses: list[notes.VerifierKey] = field(default_factory=list)
+    require: int = 0
+
+
+def _held_keys(held: Sequence[bytes], log_key: str | None, witnesses: Sequence[str], require: int | None) -> _HeldKeys | None:
+    """What the auditor holds, checked before the bundle is read: bad input is refused
+    (InvalidInput) with nothing checked."""
+    if not held and not log_key and not witnesses:
+        return None
+    keys = _HeldKeys()
+    if log_key:
+        try:
+            keys.log_key = notes.parse_verifier_key(log_key.strip())
+        except ValueError as exc:
+            raise InvalidInput("--log-key", log_key[:80], f"the log's verifier key, as `civic audit log-key` prints it ({exc})") from None
+    elif held:
+        raise InvalidInput("--log-key", "", "the log's verifier key (published with the notices): a checkpoint is "
+                                            "checked against the key that signed it")
+    for text in witnesses:
+        try:
+            keys.witnesses.append(notes.parse_verifier_key(text.strip()))
+        except ValueError as exc:
+            raise InvalidInput("--witness", text[:80], f"a witness's verifier key ({exc})") from None
+    if witnesses and not held:
+        raise InvalidInput("--witness", witnesses[0][:80], "witnesses with --checkpoint: cosignatures are checked on the "
+                                                          "checkpoint you hold")
+    keys.require = len(keys.witnesses) if require is None else require
+    if keys.witnesses and not 1 <= keys.require <= len(keys.witnesses):
+        raise InvalidInput("--require", str(require), f"a number from 1 to {len(keys.witnesses)} (the witnesses named)")
+    if require is not None and not keys.witnesses:
+        raise InvalidInput("--require", str(require), "--require with --witness")
+    for note in held:
+        try:
+            opened = notes.open_checkpoint(note, keys.log_key, witnesses=keys.witnesses, k=keys.require)
+        except notes.NotEnoughCosignatures as exc:
+            raise InvalidInput("--checkpoint", note[:60].decode("utf-8", "replace"), f"a checkpoint cosigned as required ({exc})") from None
+        except (notes.NoteError, ValueError) as exc:
+            raise InvalidInput("--checkpoint", note[:60].decode("utf-8", "replace"),
+                               f"a checkpoint note signed by {keys.log_key.name} ({exc})") from None
+        keys.held.append((opened.checkpoint, note))
+    return keys
+
+
+def _bundle_checkpoints(reader: _Reader) -> list[tuple[str, int, bytes, int]]:
+    """(log, size, root, line) of each readable C line."""
+    out = []
+    for n, note in reader.checkpoints:
+        try:
+            cp = notes.Checkpoint.parse(notes.parse_note(note).text)
+        except (notes.NoteError, ValueError):
+            continue
+        out.append((cp.origin.rpartition("/")[2], cp.size, cp.root, n))
+    return out
+
+
+def _check_logs(reader: _Reader, problems: list[Problem], keys: _HeldKeys) -> list[dict[str, Any]]:
+    """Rebuild each log's tree from the bundle's leaves and compare its root with the
+    bundle's checkpoint and with any checkpoint the auditor holds (see
+    docs/bundle-format.md, "Checking")."""
+    found: dict[str, tuple[int, bytes, int, bytes]] = {}
+    # the key the bundle names: checked against the auditor's key where one is given
+    named = (reader.manifest or {}).get("log_key")
+    signer: notes.VerifierKey | None = None
+    try:
+        signer = notes.parse_verifier_key(named) if isinstance(named, str) else None
+    except ValueError:
+        signer = None
+    if signer is None and reader.manifest is not None:
+        problems.append(Problem(2, "manifest", f"log_key: {str(named)[:80]!r} is not a verifier key", derived=True))
+    if keys.log_key is not None and signer is not None and signer != keys.log_key:
+        problems.append(Problem(2, "manifest", f"log_key: the bundle names {signer}, not the log key you hold "
+                                               f"({keys.log_key}): its checkpoints are not that log's", derived=True))
+    if keys.log_key is not None:
+        signer = keys.log_key
+    for n, note in reader.checkpoints:
+        try:
+            parsed = notes.parse_note(note)
+            cp = notes.Checkpoint.parse(parsed.text)
+        except (notes.NoteError, ValueError) as exc:
+            problems.append(Problem(n, "checkpoint", f"the checkpoint note cannot be read: {exc}"))
+            continue
+        log = cp.origin.rpartition("/")[2]
+        if log in found:
+            problems.append(Problem(n, "checkpoint", f"a second checkpoint of log {log!r}: one per log"))
+            continue
+        if signer is not None:
+            try:
+                notes.open_checkpoint(note, signer)
+            except (notes.NoteError, ValueError) as exc:
+                problems.append(Problem(n, "checkpoint", f"the checkpoint of log {log!r} is not signed by {signer.name} ({exc})"))
+        found[log] = (cp.size, cp.root, n, note)
+    bundled = {stream for entries in reader.placed.values() for _, _, _, stream in entries}
+    out = []
+    for log in sorted(set(reader.placed) | set(reader.gaps) | set(found)):
+        if log not in found:
+            first = min(n for _, _, n, _ in reader.placed.get(log, []) + reader.gaps.get(log, []))
+            problems.append(Problem(first, "checkpoint", f"leaves of log {log!r} but no checkpoint of it"))
+            continue
+        size, root, cp_line, note = found[log]
+        leaves: list[bytes | None] = [None] * size
+        lines_of: dict[int, tuple[str, int, UUID]] = {}
+        for kind, entries in (("event", reader.placed.get(log, [])), ("gap", reader.gaps.get(log, []))):
+            for index, leaf, n, stream in entries:
+                if index >= size:
+                    problems.append(Problem(n, kind, f"leaf {index} of log {log!r} is beyond its checkpoint's size {size}", str(stream)))
+                elif leaves[index] is not None:
+                    k, other, other_stream = lines_of[index]
+                    for at, what, s_ in ((other, k, other_stream), (n, kind, stream)):
+                        problems.append(Problem(at, what, f"leaf {index} of log {log!r} comes twice (lines {other} and {n})", str(s_)))
+                else:
+                    leaves[index] = leaf
+                    lines_of[index] = (kind, n, stream)
+                if kind == "gap" and stream in bundled:
+                    problems.append(Problem(n, "gap", f"an event of stream {stream}, which the bundle holds, is left out as a "
+                                                      "gap: a stream's events up to the checkpoint are all in the bundle", str(stream)))
+        missing = [i for i, leaf in enumerate(leaves) if leaf is None]
+        if missing:
+            problems.append(Problem(cp_line, "checkpoint", f"log {log!r}: {len(missing)} of its {size} leaves are not in the bundle "
+                                                           f"(first: leaf {missing[0]}): events were removed", derived=True))
+            computed = None
+        else:
+            computed = merkle.root(leaves)  # type: ignore[arg-type]
+            if computed != root:
+                problems.append(Problem(cp_line, "checkpoint", f"log {log!r}: the bundle's leaves give another root than its "
+                                                               f"checkpoint of {size} leaves: the events are not those signed", derived=True))
+        entry: dict[str, Any] = {"log": log, "size": size, "root": base64.b64encode(root).decode(),
+                                 "signed": not any(p.line == cp_line and p.what == "checkpoint" and "not signed" in p.message
+                                                   for p in problems) if signer is not None else None,
+                                 "held": None, "witnesses": []}
+        for cp, held_note in keys.held:
+            if cp.origin.rpartition("/")[2] != log:
+                continue
+            if cp.size > size:
+                problems.append(Problem(cp_line, "checkpoint", f"log {log!r}: the checkpoint you hold has {cp.size} leaves, the bundle "
+                                                               f"{size}: the bundle is older and cannot be compared with it; "
+                                                               "export it again", derived=True))
+                entry["held"] = False
+                continue
+            agrees = computed is not None and (merkle.root(leaves[:cp.size]) == cp.root)  # type: ignore[arg-type]
+            if not agrees:
+                problems.append(Problem(cp_line, "checkpoint", f"log {log!r}: the bundle does not agree with the checkpoint you hold "
+                                                               f"({cp.size} leaves): history was rewritten", derived=True))
+            entry["held"] = agrees
+            entry["held_size"] = cp.size
+            entry["witnesses"] = [c.witness.name for c in notes.verify_cosignatures(held_note, keys.witnesses)] if keys.witnesses else []
+        out.append(entry)
+    for cp, _ in keys.held:
+        if cp.origin.rpartition("/")[2] not in found:
+            problems.append(Problem(1, "checkpoint", f"the bundle holds no log {cp.origin!r}: the checkpoint you hold is of another "
+                                                     "log", derived=True))
+    return out
 
 
 def _recompute(

@@ -30,13 +30,16 @@ import psycopg
 from psycopg.errors import DuplicateObject
 from psycopg.sql import SQL, Identifier, Literal
 
-from core import merkle, tlog
+from core import merkle, pgschema, tlog
 from core.chain import GENESIS, ChainRow, link
 from core.fences import FENCE, sqlite_mark, written_lines
 
 FETCH = 5000
 #: Part of the message of every refusal to link onto a broken chain.
 CHAIN_BROKEN = "has no link at position"
+#: Why the factories build no process recorder: the library's would record events without
+#: their log leaves (and, in memory and SQLite, without their links).
+NO_PROCESS_RECORDER = "the hash-chained stores record events only through their application recorder"
 
 
 class ChainBroken(RuntimeError):
@@ -221,6 +224,9 @@ class ChainedPOPOFactory(POPOFactory):
     def application_recorder(self) -> ChainedPOPOApplicationRecorder:
         return ChainedPOPOApplicationRecorder()
 
+    def process_recorder(self) -> Any:
+        raise NotImplementedError(NO_PROCESS_RECORDER)
+
 
 # -- SQLite ----------------------------------------------------------------------------------
 
@@ -385,12 +391,21 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainedRecorde
 class ChainedSQLiteFactory(SQLiteFactory):
     application_recorder_class = ChainedSQLiteApplicationRecorder
 
+    def process_recorder(self) -> Any:
+        raise NotImplementedError(NO_PROCESS_RECORDER)
+
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRecorder):
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        if datastore.enable_db_functions:
+            # the library would then insert through its database function alone: linked by
+            # the trigger, but without the log's leaves and the write fence
+            raise OSError("POSTGRES_ENABLE_DB_FUNCTIONS is refused: the hash-chained store records every "
+                          "event with its log leaves in one transaction, which the library's database "
+                          "function insert does not")
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain_table_name = f"{events_table_name}_chain"
         self.check_identifier_length(self.chain_table_name)
@@ -471,6 +486,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
                 events=Identifier(self.events_table_name), function=function,
             )
         )
+        # Inserts one at a time, as the library's EXCLUSIVE table lock made them (commit order
+        # is notification order), by a transaction-level advisory lock: LOCK TABLE … EXCLUSIVE
+        # needs UPDATE, DELETE or TRUNCATE, which the application role does not have.
+        key = int.from_bytes(hashlib.sha256(f"civic-insert:{self.datastore.schema}.{events_table_name}".encode())
+                             .digest()[:8], "big", signed=True)
+        self.lock_table_statements = [*self.lock_table_statements[:-1], SQL("SELECT pg_advisory_xact_lock({0})").format(
+            Literal(key))]
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
@@ -489,6 +511,23 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainedRec
         return int.from_bytes(hashlib.sha256(f"civic-chain:{self.datastore.schema}".encode()).digest()[:8], "big", signed=True)
 
     def create_table(self) -> None:
+        """Nothing when every object is in place and every event linked and logged (the
+        catalogue says so, :mod:`core.pgschema`): the application role opens the store
+        without DDL rights. Else what :meth:`_create_all` creates."""
+        pgschema.ensure(self, self._create_all, self._done_checks())
+
+    def _done_checks(self) -> list[tuple[str, Any]]:
+        schema, events = Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        return [
+            ("links of the events recorded before the chain", SQL(
+                "SELECT EXISTS (SELECT 1 FROM {0}.{1}) OR NOT EXISTS (SELECT 1 FROM {0}.{2})").format(
+                schema, Identifier(self.chain_table_name), events)),
+            ("log leaves of the events recorded before the log", SQL(
+                "SELECT EXISTS (SELECT 1 FROM {0}) OR NOT EXISTS (SELECT 1 FROM {1}.{2})").format(
+                self._log_table("leaves"), schema, events)),
+        ]
+
+    def _create_all(self) -> None:
         """Types, tables, functions and trigger, one process at a time (replacing a trigger
         while another process does the same deadlocks; two processes creating one type
         collide): every transaction here first takes a transaction-level advisory lock, so
@@ -632,7 +671,8 @@ def schema_lock(datastore: Any) -> Iterator[None]:
     lock on a connection of its own, outside the pool, so that a pool of one connection
     still has it free for the work."""
     pool = datastore.pool
-    kwargs = {k: v for k, v in pool._resolve_kwargs().items() if k in ("connect_timeout", "password", "user")}
+    kwargs = {k: v for k, v in pool._resolve_kwargs().items()
+              if k in ("dbname", "host", "port", "connect_timeout", "password", "user")}
     key = int.from_bytes(hashlib.sha256(f"civic-schema:{datastore.schema}".encode()).digest()[:8], "big", signed=True)
     with psycopg.connect(pool._resolve_conninfo(), autocommit=True, **kwargs) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -641,6 +681,7 @@ def schema_lock(datastore: Any) -> Iterator[None]:
 
 class ChainedPostgresFactory(PostgresFactory):
     application_recorder_class = ChainedPostgresApplicationRecorder
+    aggregate_recorder_class = pgschema.CheckedAggregateRecorder
 
     def aggregate_recorder(self, purpose: str = "events") -> Any:
         with schema_lock(self.datastore) if self.env_create_table() else contextlib.nullcontext():
@@ -649,3 +690,6 @@ class ChainedPostgresFactory(PostgresFactory):
     def application_recorder(self) -> Any:
         with schema_lock(self.datastore) if self.env_create_table() else contextlib.nullcontext():
             return super().application_recorder()
+
+    def process_recorder(self) -> Any:
+        raise NotImplementedError(NO_PROCESS_RECORDER)

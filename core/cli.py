@@ -136,6 +136,12 @@ def print_outcome(ledger_app: CivicLedger, actor: Actor, campaign_id: str) -> No
     provisional = [lv for lv in rubric.levels if lv.provisional]
     for level in provisional:
         out.print(f"[yellow]注意 NOTE[/] {level.label}: {level.note}")
+    from core import signing
+
+    covering = signing.covering(ledger_app.recorder, campaign.tenant)
+    out.print(f"覆盖检查点 covered by the checkpoint {covering['origin']} of {covering['size']} leaves, root "
+              f"{covering['root']} (publish it with the table: `civic audit checkpoint --tenant {campaign.tenant}`)",
+              markup=False, highlight=False)
 
 
 @app.command()
@@ -403,10 +409,12 @@ def main() -> None:
 from core.cli_audit import audit_app  # noqa: E402
 from core.cli_readmodels import readmodels_app  # noqa: E402
 from core.cli_server import serve, token_app  # noqa: E402
+from core.cli_store import store_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
 app.add_typer(readmodels_app, name="readmodels")
 app.add_typer(token_app, name="token")
+app.add_typer(store_app, name="store")
 app.command("serve")(serve)
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
 
-from core.cli import AUDITOR, dump, fail, ledger, out, titled_table
+from core.cli import AUDITOR, dump, err, fail, ledger, out, titled_table
 from core.cli_integrity import anchor, export, progress_bar, verify_file, verify_store
+from core.cli_witness import witness_command, witness_key_command
 from core.errors import CivicError, InvalidInput
 
 audit_app = typer.Typer(
@@ -18,6 +20,8 @@ audit_app = typer.Typer(
 )
 audit_app.command("export")(export)
 audit_app.command("anchor")(anchor)
+audit_app.command("witness-key")(witness_key_command)
+audit_app.command("witness")(witness_command)
 
 
 @audit_app.command("verify")
@@ -41,6 +45,20 @@ def verify(
         "--with-plugins", help="With BUNDLE: recompute decisions whose style or aggregation a plugin supplies with the "
                                "installed plugins' code (opt in; each such verdict names the plugin)",
     )] = False,
+    checkpoint_files: Annotated[Optional[list[Path]], typer.Option(
+        "--checkpoint", help="With BUNDLE: a signed checkpoint obtained independently (a 公示, a witness; repeatable, "
+                             "one per log): the bundle must agree with it",
+    )] = None,
+    log_key: Annotated[str, typer.Option(
+        "--log-key", help="With BUNDLE: the log's verifier key (as `civic audit log-key` prints it; default with "
+                          "--checkpoint: the one of CIVIC_LOG_KEY_FILE)",
+    )] = "",
+    witness: Annotated[Optional[list[str]], typer.Option(
+        "--witness", help="With --checkpoint: a witness's verifier key (repeatable); the checkpoint must be cosigned",
+    )] = None,
+    require: Annotated[Optional[int], typer.Option(
+        "--require", metavar="K", help="With --witness: how many of the named witnesses must have cosigned (default: all)",
+    )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check hash chains and recompute recorded decisions (核验), on the store or in a bundle.
@@ -54,12 +72,32 @@ def verify(
         if campaign or tenant or anchor_file:
             fail(InvalidInput("--campaign/--tenant/--anchor", campaign or tenant or str(anchor_file),
                               "none of them with a bundle file: a bundle is checked as a whole"))
-        verify_file(bundle, as_json, workers, decisions=not chains_only, with_plugins=with_plugins)
+        held = []
+        for path in checkpoint_files or []:
+            try:
+                held.append(path.read_bytes())
+            except OSError as exc:
+                fail(InvalidInput("--checkpoint", str(path), f"a readable checkpoint file ({exc.strerror})"))
+        if held and not log_key:
+            from core import signing
+
+            try:
+                log_key = str(signing.log_key(create=False).verifier())
+            except CivicError:
+                fail(InvalidInput("--log-key", "", "the log's verifier key (published with the notices): a checkpoint "
+                                                   "is checked against the key that signed it"))
+        verify_file(bundle, as_json, workers, decisions=not chains_only, with_plugins=with_plugins,
+                    held=held, log_key=log_key or None, witnesses=witness or [], require=require)
     else:
         if workers is not None or chains_only or with_plugins:
             option, value = (("--workers", workers) if workers is not None else
                              ("--chains-only", True) if chains_only else ("--with-plugins", True))
             fail(InvalidInput(option, value, "only with a bundle file: the store's check runs in this process"))
+        if checkpoint_files or log_key or witness or require is not None:
+            option, value = (("--checkpoint", str(checkpoint_files[0])) if checkpoint_files else ("--log-key", log_key) if log_key
+                             else ("--witness", (witness or [""])[0]) if witness else ("--require", require))
+            fail(InvalidInput(option, value, "only with a bundle file; the store is checked against a checkpoint with "
+                                             "`civic audit check-checkpoint FILE`"))
         verify_store(campaign, tenant, anchor_file, as_json)
 
 
@@ -69,13 +107,17 @@ def titles(
     on: Annotated[str, typer.Option(help="Date YYYY-MM-DD")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The titles a community held on a date, and the decision (candidacy) behind each."""
+    """The titles a community held on a date, and the decision (candidacy) behind each.
+
+    Only titles a verified decision backs are listed; the recorded titles left out are
+    counted, each with why (on stderr with --json, which prints the list as before)."""
     try:
         rows = ledger().titles_on(AUDITOR, community_id, on)
     except CivicError as exc:
         fail(exc)
     if as_json:
         dump(rows)
+        _print_left_out(rows.left_out, err)
         return
     table = titled_table(f"称号 titles on {on}", ("title", "level", "awarded", "revoked", "decision (candidacy)"))
     for row in rows:
@@ -83,6 +125,17 @@ def titles(
     out.print(table)
     if not rows:
         out.print("无 none")
+    _print_left_out(rows.left_out, out)
+
+
+def _print_left_out(left_out: list[dict[str, Any]], console: Console) -> None:
+    if not left_out:
+        return
+    console.print(f"未采信 left out {len(left_out)} recorded title(s) that no verified decision backs "
+                  "(run `civic audit verify`):", markup=False, highlight=False)
+    for t in left_out:
+        console.print(f"  {t['label']} {t['level']} awarded {t['awarded']} ({t['candidacy_id']}, "
+                      f"community position {t['version']}): {'; '.join(t['reasons'])}", markup=False, highlight=False)
 
 
 NAMED_LABELS = {True: "命名 named", False: "不命名 not named", None: "无法评分 unscorable"}
@@ -214,11 +267,17 @@ def check_checkpoint_command(
     file: Annotated[Path, typer.Argument(help="A checkpoint note obtained independently (e.g. from a 公示)")],
     log_key: Annotated[str, typer.Option(
         "--log-key", help="The log's verifier key (default: the one of CIVIC_LOG_KEY_FILE)")] = "",
+    witness: Annotated[Optional[list[str]], typer.Option(
+        "--witness", help="A witness's verifier key (repeatable): report whether it cosigned the checkpoint")] = None,
+    require: Annotated[Optional[int], typer.Option(
+        "--require", metavar="K", help="How many of the --witness keys must have cosigned (default: all of them)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check the store against a signed checkpoint (核对检查点): the signature, and that the
-    tenant's log at that size has that root and has only grown since. Exit 1 if not."""
+    tenant's log at that size has that root and has only grown since; with --witness, that
+    K of the named witnesses cosigned it. Exit 1 if not."""
     from core import signing
+    from core.witness import check_cosignatures, when
 
     try:
         verifier = log_key or signing.log_key(create=False).verifier()
@@ -226,11 +285,17 @@ def check_checkpoint_command(
             note = file.read_bytes()
         except OSError as exc:
             raise InvalidInput("FILE", str(file), f"a readable checkpoint file ({exc.strerror})") from None
+        if require is not None and not witness:
+            raise InvalidInput("--require", require, "仅与 --witness 同用 only with --witness keys (at most their number)")
         app = ledger()
         try:
             verdict = signing.check(app.recorder, note, verifier)
         finally:
             app.close()
+        if witness:
+            witnessed = check_cosignatures(note, witness, require)
+            verdict.update(required=witnessed["required"], witnesses=witnessed["witnesses"],
+                           ok=verdict["ok"] and witnessed["ok"], problems=verdict["problems"] + witnessed["problems"])
     except (CivicError, ValueError) as exc:
         fail(exc)
     if as_json:
@@ -238,6 +303,14 @@ def check_checkpoint_command(
     else:
         state = "一致 consistent" if verdict["ok"] else "不一致 NOT consistent"
         out.print(f"{verdict['tenant']}: checkpoint of {verdict['size']} leaves, log of {verdict['log_size']}: {state}")
+        if witness:
+            cosigned = [w for w in verdict["witnesses"] if w["status"] == "cosigned"]
+            out.print(f"见证 witnesses: {len(cosigned)} of {len(verdict['witnesses'])} cosigned, "
+                      f"{verdict['required']} required", markup=False)
+            labels = {"cosigned": "已副署 cosigned", "missing": "未副署 did not cosign", "invalid": "副署无效 INVALID"}
+            for row in verdict["witnesses"]:
+                stamp = f" at {when(row['timestamp'])}" if row["timestamp"] is not None else ""
+                out.print(f"  {labels[row['status']]}: {row['name']}{stamp}", markup=False, highlight=False)
         for problem in verdict["problems"]:
             out.print(f"  {problem}", markup=False)
     if not verdict["ok"]:

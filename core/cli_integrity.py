@@ -16,6 +16,7 @@ from core.bundle import BundleReport, export_bundle, verify_bundle
 from core.chain import ChainReport
 from core.cli import AUDITOR, dump, err, fail, ledger, out, titled_table
 from core.errors import CivicError, InvalidInput, NotFound
+from core.meaning import MeaningReport
 
 VERDICT_LABELS = {
     "confirmed": "一致 confirmed",
@@ -85,9 +86,13 @@ def verify_store(campaign: str | None, tenant: str | None, anchor: Path | None, 
             for n, campaign_id in enumerate(campaigns, start=1):
                 verdicts += _campaign_verdicts(app, campaign_id)
                 update("决定 decisions", n, len(campaigns))
+            update("含义 meaning", 0, 1)
+            meaning = app.verify_meaning(AUDITOR, streams)
+            update("含义 meaning", 1, 1)
     except CivicError as exc:
         fail(exc)
-    _print_chains(report, as_json, verdicts, scope={"campaign": campaign, "tenant": tenant, "anchor": str(anchor) if anchor else None})
+    _print_chains(report, as_json, verdicts, scope={"campaign": campaign, "tenant": tenant, "anchor": str(anchor) if anchor else None},
+                  meaning=meaning)
 
 
 def _campaign_verdicts(app: Any, campaign_id: str) -> list[dict[str, Any]]:
@@ -107,12 +112,14 @@ def _campaign_verdicts(app: Any, campaign_id: str) -> list[dict[str, Any]]:
              "status": "unverifiable", "differences": [why]}]
 
 
-def _print_chains(report: ChainReport, as_json: bool, verdicts: list[dict[str, Any]], scope: dict[str, Any]) -> None:
-    ok = report.intact and all(v["status"] == "confirmed" for v in verdicts)
+def _print_chains(report: ChainReport, as_json: bool, verdicts: list[dict[str, Any]], scope: dict[str, Any],
+                  meaning: MeaningReport | None = None) -> None:
+    ok = report.intact and all(v["status"] == "confirmed" for v in verdicts) and (meaning is None or meaning.ok)
     if as_json:
         dump({
             "scope": scope, "intact": report.intact, "streams": report.streams, "events": report.events,
-            "root": report.root, "breaks": [b.as_dict() for b in report.breaks], "decisions": verdicts, "verified": ok,
+            "root": report.root, "breaks": [b.as_dict() for b in report.breaks], "decisions": verdicts,
+            **({"meaning": meaning.as_dict()} if meaning is not None else {}), "verified": ok,
         })
     else:
         out.print(f"链条 chains: {report.streams} streams, {report.events} events, root {report.root}")
@@ -124,9 +131,29 @@ def _print_chains(report: ChainReport, as_json: bool, verdicts: list[dict[str, A
         else:
             out.print("链条完整 every chain is intact")
         _print_verdicts(verdicts)
+        if meaning is not None:
+            _print_meaning(meaning)
     if not ok:
         err.print("verification failed (核验未通过)")
         raise typer.Exit(code=1)
+
+
+def _print_meaning(meaning: MeaningReport) -> None:
+    """The cross-stream meaning checks (core.meaning) of a store verification."""
+    if meaning.problems:
+        table = titled_table("含义问题 meaning problems (what the events say about each other)",
+                             ("stream", "position", "problem", "detail"))
+        for p in meaning.problems:
+            table.add_row(p.stream, str(p.version or "-"), p.explanation, p.message)
+        out.print(table)
+    else:
+        out.print(f"含义一致 the events agree with each other: {meaning.events} events, "
+                  f"{len(meaning.campaigns)} campaigns, {len(meaning.titles)} titles backed by a verified decision")
+    if meaning.left_out:
+        out.print(f"未采信的称号 {len(meaning.left_out)} recorded title(s) no verified decision backs:", markup=False)
+        for t in meaning.left_out:
+            out.print(f"  {t.community_id}@{t.version} {t.label} ({t.candidacy_id}): {'; '.join(t.reasons)}",
+                      markup=False, highlight=False)
 
 
 def _print_verdicts(verdicts: list[dict[str, Any]]) -> None:
@@ -155,14 +182,17 @@ def _print_verdicts(verdicts: list[dict[str, Any]]) -> None:
 
 
 def verify_file(
-    bundle: Path, as_json: bool, workers: int | None = None, decisions: bool = True, with_plugins: bool = False
+    bundle: Path, as_json: bool, workers: int | None = None, decisions: bool = True, with_plugins: bool = False,
+    held: list[bytes] | None = None, log_key: str | None = None, witnesses: list[str] | None = None,
+    require: int | None = None,
 ) -> None:
     """Offline: the bundle alone, no store and no plugin (``with_plugins``: the installed
-    plugins' code for the decisions that need it)."""
+    plugins' code for the decisions that need it), against the checkpoints ``held``."""
     try:
         with progress_bar() as update:
             report = verify_bundle(bundle, decisions=decisions, workers=workers, with_plugins=with_plugins,
-                                   progress=lambda stage, n, total: update(_STAGES.get(stage, stage), n, total))
+                                   progress=lambda stage, n, total: update(_STAGES.get(stage, stage), n, total),
+                                   held=held or [], log_key=log_key, witnesses=witnesses or [], require=require)
     except CivicError as exc:
         fail(exc)
     _print_bundle(bundle, report, as_json, decisions)
@@ -177,14 +207,23 @@ def _print_bundle(bundle: Path, report: BundleReport, as_json: bool, decisions: 
         dump({
             "bundle": str(bundle), "intact": report.intact, "verified": report.verified if decisions else None,
             "streams": report.streams, "events": report.events, "rubrics": report.rubrics,
-            "root": manifest.get("root"), "scope": manifest.get("scope"),
+            "root": manifest.get("root"), "scope": manifest.get("scope"), "logs": report.logs,
+            "campaigns": report.campaigns,
             "problems": [p.as_dict() for p in report.problems], "decisions": report.verdicts if decisions else None,
             "with_plugins": report.with_plugins,
         })
     else:
         out.print(f"导出包 bundle {bundle}: {report.streams} streams, {report.events} events, {report.rubrics} rubric versions")
         if manifest:
-            out.print(f"exported {manifest.get('exported_at')} from {manifest.get('store')}, root {manifest.get('root')}")
+            out.print(f"exported {manifest.get('exported_at')} from {manifest.get('store')}"
+                      + (f", root {manifest['root']}" if manifest.get("root") else ""))
+        for log in report.logs:
+            signed = {True: "签名有效 signed by the log key", False: "签名无效 NOT signed by the log key", None: "签名未核 signature not checked"}
+            held = {True: f"与所持检查点一致 agrees with the checkpoint you hold ({log.get('held_size')} leaves)",
+                    False: "与所持检查点不符 does NOT agree with the checkpoint you hold", None: "未对照检查点 no checkpoint held"}
+            cosigned = f", cosigned by {', '.join(log['witnesses'])}" if log.get("witnesses") else ""
+            out.print(f"日志 log {log['log']}: {log['size']} leaves, root {log['root']}; {signed[log['signed']]}; "
+                      f"{held[log['held']]}{cosigned}", markup=False, highlight=False)
         if report.problems:
             table = titled_table("问题 problems (the first names the changed line)", ("line", "record", "problem"))
             for p in report.problems:
@@ -210,9 +249,9 @@ def export(
 ) -> None:
     """Export a campaign's record to one self-contained file (导出).
 
-    The file holds the events in order, the rubric versions they name and a manifest with
-    the chain heads; `civic audit verify FILE` checks it offline. A store whose chain is
-    broken is not exported."""
+    The file holds the events in order, the rubric versions they name, a manifest and a
+    signed checkpoint of each log its events belong to; `civic audit verify FILE` checks it
+    offline (docs/bundle-format.md). A store whose chain is broken is not exported."""
     try:
         if out_file.exists() and not force:
             raise InvalidInput("--out", str(out_file), "a file that does not exist yet (or add --force)")
@@ -229,7 +268,8 @@ def export(
     except OSError as exc:
         fail(InvalidInput("--out", str(out_file), f"a writable file ({exc.strerror})"))
     out.print(f"wrote {out_file}: {manifest['streams']} streams, {manifest['events']} events, "
-              f"{len(manifest['rubrics'])} rubric versions, root {manifest['root']}")
+              f"{len(manifest['rubrics'])} rubric versions; checkpoints of "
+              + ", ".join(f"{log} ({size} leaves)" for log, size in manifest["logs"].items()))
 
 
 def anchor(

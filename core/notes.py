@@ -88,9 +88,10 @@ seen for the origin and that it is consistent with every earlier one; it says no
 the extension lines. :func:`require_cosignatures` demands ``k`` distinct witnesses.
 
 In short: a log signs ``Checkpoint(...).body()`` with :func:`sign`; a witness adds its line
-with :func:`cosign`; a client calls :func:`open_checkpoint` (log signature, checkpoint form,
-origin, ``k`` of its witnesses) or, piece by piece, :func:`open`, :meth:`Checkpoint.parse`
-and :func:`require_cosignatures`. Every refusal of a note, checkpoint, key or cosignature is
+with :func:`cosign`, and the log serves the lines it received with :func:`with_signatures`;
+a client calls :func:`open_checkpoint` (log signature, checkpoint form, origin, ``k`` of its
+witnesses) or, piece by piece, :func:`open`, :meth:`Checkpoint.parse` and
+:func:`require_cosignatures`. Every refusal of a note, checkpoint, key or cosignature is
 a :class:`NoteError` (a ``ValueError``); a wrong argument is a ``ValueError`` or ``TypeError``.
 """
 
@@ -142,6 +143,7 @@ __all__ = [
     "require_cosignatures",
     "sign",
     "verify_cosignatures",
+    "with_signatures",
 ]
 
 SIGNATURE_ED25519 = 0x01
@@ -592,6 +594,22 @@ def add_signatures(note: bytes | str, *signers: SignerKey) -> bytes:
     parsed = parse_note(note)
     new = [_ed25519_signature(s, parsed.text) for s in signers]
     return _assemble(parsed.text, _merge(parsed.signatures, new))
+
+
+def with_signatures(note: bytes | str, signatures: Iterable[Signature]) -> bytes:
+    """``note`` with the signature lines ``signatures`` added after its own (a line by a key
+    already there replaces it; repeated lines count once), e.g. the cosignatures a log
+    received for this very checkpoint. Nothing is verified here; the note may hold at most
+    :data:`MAX_SIGNATURES` lines."""
+    parsed = parse_note(note)
+    new = list(dict.fromkeys(signatures))
+    for sig in new:
+        if not isinstance(sig, Signature):
+            raise TypeError(f"signatures are Signature, not {type(sig).__name__}")
+    merged = _merge(parsed.signatures, new)
+    if len(merged) > MAX_SIGNATURES:
+        raise ValueError(f"a note holds at most {MAX_SIGNATURES} signature lines, not {len(merged)}")
+    return _assemble(parsed.text, merged)
 
 
 # --- checkpoints -----------------------------------------------------------------------------

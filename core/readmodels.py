@@ -39,7 +39,7 @@ lock, then opens the side-store transaction, locks the model's tracking row (SQL
 side store's ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT … FOR UPDATE``) and re-reads the
 position: if another request or worker process moved it meanwhile, the prepared changes
 are dropped and the catch-up starts again from the new position. An event is never
-applied twice. Notification ids only grow in commit order (PostgreSQL: the library
+applied twice. Notification ids only grow in commit order (PostgreSQL: the recorder
 serialises inserts), so once the log's highest id has been seen, no lower id appears later.
 
 :meth:`ReadModels.rebuild` drops a model's rows, resets its position and catches up from
@@ -64,7 +64,7 @@ from eventsourcing.utils import TopicError, get_topic
 from core.actors import Actor, Role
 from core.domain import Campaign, Candidacy, Community, Inspection
 from core.domain.inspection import ACCEPTED, COMPLETED, PLANNED, REJECTED
-from core.errors import InvalidInput, NotFound
+from core.errors import ConfigurationError, InvalidInput, NotFound
 from core.rubric import Rubric, subtotals
 from core.services.base import ALL_TENANTS, unreadable
 from core.services.decisions import combined, incomplete
@@ -340,13 +340,14 @@ class ReadModels:
                 statements.append(f"CREATE INDEX IF NOT EXISTS {index} ON {self.side.table(m.table(logical))} {columns}")
         for attempt in range(3):
             try:
+                self.side.create(statements)  # only what is not in place: the application role may not create it
                 with self.side.transaction() as c:
-                    for sql in statements:
-                        c.execute(sql)
                     for m in self.models.values():
                         c.execute(f"INSERT INTO {self.positions} (model, position) VALUES (?, 0) "
                                   "ON CONFLICT (model) DO NOTHING", (m.key,))
                 return
+            except ConfigurationError:
+                raise  # not in place and not this role's to create: trying again changes nothing
             except Exception:
                 # two processes creating the same PostgreSQL table at once: one of them is
                 # refused (unique violation on the catalogue); the second attempt finds it

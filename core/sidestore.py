@@ -82,6 +82,37 @@ class SideStore:
         """A table name, qualified with the PostgreSQL schema where there is one."""
         return f'"{self.schema}"."{name}"' if self.kind == "postgres" else name
 
+    def create(self, statements: Sequence[str], *, lock: int | None = None) -> None:
+        """Run the DDL ``statements`` in one transaction (PostgreSQL: after the advisory
+        ``lock``, if given), unless every object they create is already in place
+        (PostgreSQL, :func:`core.pgschema.missing`): a role without DDL rights opens the
+        tables its owner created (``civic store init``); one that lacks them is
+        :class:`core.pgschema.NotInitialised`."""
+        if self.kind != "postgres":
+            with self.transaction() as c:
+                for sql in statements:
+                    c.execute(sql)
+            return
+        from core import pgschema
+
+        # as PostgreSQL receives them: SideCursor.execute passes parameters, so "%%" is "%"
+        received = [sql.replace("%%", "%") for sql in statements]
+        with self._datastore.get_connection() as conn:
+            absent = pgschema.missing(conn, received, self.schema)
+        if not absent:
+            return
+        try:
+            with self.transaction() as c:
+                if lock is not None:
+                    c.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
+                for sql in statements:
+                    c.execute(sql)
+        except Exception as exc:
+            if pgschema.refused(exc):
+                raise pgschema.NotInitialised(self.schema, absent, exc) from exc
+            raise
+        pgschema.note_created(absent)
+
     @contextmanager
     def transaction(self) -> Iterator[SideCursor]:
         if self.kind == "postgres":

@@ -19,10 +19,13 @@ tree size and its root, signed with the platform's Ed25519 log key::
   only database access cannot sign. Publish the verifier key (``civic audit log-key``)
   wherever the municipality publishes its notices.
 
-Checking a checkpoint against a store: its signature by the log key, its origin, and that
-the store's tree at the checkpoint's size has the checkpoint's root, and grows from it
-(the consistency proof from that size to the current one verifies). A store rewritten
-after the checkpoint fails the first; a log truncated below it fails both.
+Checking a checkpoint against a store: its signature by the log key, its origin, that the
+store's tree at the checkpoint's size has the checkpoint's root and grows from it (the
+consistency proof from that size to the current one verifies), and that the log vouches
+for every event of the tenant the store holds (each has its leaf, and each leaf is its
+event's hash: :func:`core.tlog.unlogged`). A store rewritten after the checkpoint fails
+the first; a log truncated below it fails both; a row inserted past the platform (through
+the database, with the application role's INSERT) fails the last.
 """
 
 from __future__ import annotations
@@ -73,9 +76,9 @@ def origin(name: str, tenant: str) -> str:
     return f"{name}/{tenant}"
 
 
-def checkpoint(recorder: Any, tenant: str, signer: notes.SignerKey) -> bytes:
-    """A signed checkpoint of the tenant's log as the store holds it now."""
-    size, root = recorder.log_root(tenant)
+def checkpoint(recorder: Any, tenant: str, signer: notes.SignerKey, size: int | None = None) -> bytes:
+    """A signed checkpoint of the tenant's log as the store holds it now (or at ``size``)."""
+    size, root = recorder.log_root(tenant, size)
     body = notes.Checkpoint(origin(signer.name, tenant), size, root).body()
     return notes.sign(body, signer)
 
@@ -109,5 +112,22 @@ def check(recorder: Any, note: bytes | str, verifier: notes.VerifierKey | str) -
             if not merkle.verify_consistency(cp.size, current, cp.root, now,
                                              recorder.consistency_proof(tenant, cp.size, current)):
                 problems.append(f"日志不一致 the log of {current} leaves does not extend the checkpoint")
+    from core import tlog
+
+    problems.extend(tlog.unlogged(recorder, tenant))
     return {"tenant": tenant, "size": cp.size, "root": cp.root.hex(), "log_size": current,
             "ok": not problems, "problems": problems}
+
+
+def covering(recorder: Any, tenant: str, signer: notes.SignerKey | None = None) -> dict[str, Any]:
+    """A checkpoint of the tenant's log signed now, for an answer read before it: every
+    event the answer rests on is among its leaves. ``{origin, size, root (base64), note}``,
+    the note being the whole signed checkpoint as published (C2SP tlog-checkpoint)."""
+    import base64
+
+    signer = signer or log_key()
+    size, root = recorder.log_root(tenant)
+    note = notes.sign(notes.Checkpoint(origin(signer.name, tenant), size, root).body(), signer)
+    return {"origin": origin(signer.name, tenant), "size": size, "root": base64.b64encode(root).decode("ascii"),
+            "note": note.decode("utf-8")}
+

@@ -3,7 +3,8 @@
 - ``sqlite:///relative/or/absolute/path.sqlite3`` (default: ``data/civic.sqlite3`` beside
   the project) — the embedded store; the file and its folder are created on first use;
 - ``postgresql://user[:password]@host[:port]/dbname[?schema=name]`` — PostgreSQL through a
-  connection pool; tables (and the schema) are created on first start;
+  connection pool; tables (and the schema) are created on first start by a role that may
+  create them, or up front by their owner (``civic store init``, :mod:`core.pgschema`);
 - ``memory://`` — in-process storage that is gone when the process ends (tests only);
   ``sqlite:///:memory:`` and ``sqlite:///file:…`` URIs are refused in its favour, so an
   in-memory store is always asked for by name.
@@ -176,11 +177,18 @@ def _check_postgres(config: StoreConfig, schema: str) -> None:
             connect_timeout=5,
             autocommit=True,
         ) as conn:
-            if schema:
+            # a schema in place is not created again: the application role may not create one
+            if schema and conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None:
                 try:
                     conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                 except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
                     pass  # another process created it at the same moment
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    raise ConfigurationError(
+                        f"数据库模式不存在，请由属主运行 `civic store init`: {ENV_VAR}: the schema {schema!r} does not exist "
+                        f"at {config.display!r} and this role may not create it ({str(exc).strip().splitlines()[0]}); "
+                        "its owner creates it with `civic store init`"
+                    ) from exc
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigurationError(

@@ -4,12 +4,15 @@ tenant, in the order the events were recorded (RFC 9162 hashing, :mod:`core.merk
 Leaves
 ======
 
-An event's *entry* (the bytes its leaf hashes) is::
+An event's *digest* and *entry* (the 56 bytes its leaf hashes) are::
 
-    entry = stream id (16 bytes) || version (8 bytes, big-endian, unsigned)
-            || topic (UTF-8) || 0x00 || state (the stored bytes, exactly)
+    digest = SHA-256(topic (UTF-8) || 0x00 || state (the stored bytes, exactly))
+    entry  = stream id (16 bytes) || version (8 bytes, big-endian, unsigned) || digest
 
 and its leaf hash is ``SHA-256(0x00 || entry)`` (:func:`core.merkle.leaf_hash`). The
+stream and version stand in the entry in the clear so that a leaf can be shown without
+its event (an export names the leaves it leaves out by stream, version and digest, and a
+checker can still tell which stream each belongs to). The
 event's *tenant* is ``meta.tenant`` of its state (a JSON object; every event the platform
 records has one); an event whose state names no tenant, or one that is not text, belongs
 to the log ``*``.
@@ -30,6 +33,7 @@ notification order, when the log tables are created.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -41,10 +45,21 @@ from core import merkle
 NO_TENANT = "*"
 
 
+def digest(topic: str | bytes, state: bytes) -> bytes:
+    """SHA-256 of the event's topic, a 0x00 byte and its stored state."""
+    h = hashlib.sha256(topic if isinstance(topic, bytes) else topic.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(state)
+    return h.digest()
+
+
+def entry_of(stream: UUID, version: int, event_digest: bytes) -> bytes:
+    return stream.bytes + version.to_bytes(8, "big") + event_digest
+
+
 def entry(stream: UUID, version: int, topic: str | bytes, state: bytes) -> bytes:
     """The bytes an event's leaf hashes (see the module docstring)."""
-    return b"".join((stream.bytes, version.to_bytes(8, "big"),
-                     topic if isinstance(topic, bytes) else topic.encode("utf-8"), b"\x00", bytes(state)))
+    return entry_of(stream, version, digest(topic, state))
 
 
 def leaf(stream: UUID, version: int, topic: str | bytes, state: bytes) -> bytes:
@@ -116,3 +131,39 @@ def appended(size: int, frontier: Mapping[merkle.Node, bytes],
     hashes = [frontier[key] for key in merkle.frontier(size)]
     nodes, _ = merkle.extend(size, hashes, [h for _, _, h in leaves])
     return [(size + n, stream, version) for n, (stream, version, _) in enumerate(leaves)], nodes
+
+
+def unlogged(recorder: Any, tenant: str) -> list[str]:
+    """What the store holds of ``tenant`` that its log does not vouch for, each as a
+    message (Chinese, then English): an event with no leaf (a row inserted past the
+    platform, say through the database), a leaf whose event is gone, and a leaf whose
+    stored hash is not its event's. Reads every event once."""
+    events: dict[tuple[UUID, int], bytes] = {}
+    start = 1
+    while True:
+        page = recorder.select_notifications(start=start, limit=10_000)
+        if not page:
+            break
+        for n in page:
+            if tenant_of(n.state) == tenant:
+                stream = _uuid(n.originator_id)
+                events[(stream, n.originator_version)] = leaf(stream, n.originator_version, n.topic, n.state)
+        start = page[-1].id + 1
+    leaves = recorder.log_leaves(tenant)
+    stored = recorder.log_nodes(tenant, [(0, index) for index, _, _ in leaves])
+    problems: list[str] = []
+    logged = set()
+    for index, stream, version in leaves:
+        logged.add((stream, version))
+        expected = events.get((stream, version))
+        if expected is None:
+            problems.append(f"日志第 {index} 片叶的事件已不在库中 leaf {index} names stream {stream} position {version}, "
+                            "which the store no longer holds")
+        elif stored.get((0, index)) != expected:
+            problems.append(f"日志第 {index} 片叶与其事件不符 leaf {index} (stream {stream} position {version}) is not "
+                            "its event's hash: the event was changed after it was logged")
+    for stream, version in sorted(set(events) - logged, key=lambda k: (str(k[0]), k[1])):
+        problems.append(f"事件不在日志中 stream {stream} position {version} is in the store but not in the log of "
+                        f"{tenant!r}: it was recorded past the platform")
+    return problems
+

@@ -50,6 +50,19 @@ def store_url(request, tmp_path):
     return request.getfixturevalue("pg_schema_url")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def log_key_file(tmp_path_factory):
+    """The log signing key of the session's tests (``CIVIC_LOG_KEY_FILE``, unless it is set):
+    nothing signs with, or writes, a key beside the project."""
+    if os.environ.get("CIVIC_LOG_KEY_FILE", "").strip():
+        yield os.environ["CIVIC_LOG_KEY_FILE"]
+        return
+    path = str(tmp_path_factory.mktemp("log-key") / "log-signing.key")
+    os.environ["CIVIC_LOG_KEY_FILE"] = path
+    yield path
+    os.environ.pop("CIVIC_LOG_KEY_FILE", None)
+
+
 @pytest.fixture(scope="session")
 def plugins() -> PluginHost:
     """The installed plugins, found through the civic.plugins entry points."""

@@ -195,7 +195,9 @@ def test_a_campaign_verifies_for_every_reader_of_its_tenant(world, decided):
         response = world.http.get(f"/campaigns/{decided['campaign']}/verification", headers=world.auth(person))
         assert response.status_code == 200, response.text
         body = response.json()
-        assert set(body) == {"scope", "intact", "streams", "events", "root", "breaks", "decisions", "verified"}
+        assert set(body) == {"scope", "intact", "streams", "events", "root", "breaks", "decisions", "meaning", "verified"}
+        assert body["meaning"]["ok"] and body["meaning"]["problems"] == [] and body["meaning"]["left_out"] == []
+        assert body["meaning"]["campaigns"] == [decided["campaign"]] and body["meaning"]["titles"] == 2
         assert body["scope"] == {"campaign": decided["campaign"], "tenant": None, "anchor": None}
         assert body["verified"] and body["intact"] and body["breaks"] == []
         assert {d["candidacy_id"]: d["status"] for d in body["decisions"]} == {
@@ -248,7 +250,7 @@ def test_the_downloaded_bundle_verifies_offline(world, decided, tmp_path, export
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/x-civic-bundle"
     assert response.headers["content-disposition"] == f'attachment; filename="campaign-{decided["campaign"]}.civic-bundle"'
-    assert response.content.startswith(b"civic-ledger-bundle 1\n")
+    assert response.content.startswith(b"civic-ledger-bundle 2\n")
     path = tmp_path / "downloaded.civic-bundle"
     path.write_bytes(response.content)
     report = verify_bundle(path)
@@ -258,7 +260,7 @@ def test_the_downloaded_bundle_verifies_offline(world, decided, tmp_path, export
     }
     assert report.manifest["scope"] == {"campaign": decided["campaign"], "tenant": "tianjin"}
     assert report.manifest["exported_by"] == {"id": "auditor", "role": "auditor", "org": "审计"}
-    assert response.headers["x-civic-bundle-root"] == report.manifest["root"]
+    assert response.headers["x-civic-bundle-logs"] == ", ".join(f"{k}={v}" for k, v in report.manifest["logs"].items())
     # the temporary file is gone and nothing was recorded
     assert list(export_dir.iterdir()) == []
     assert notification_count(app) == before

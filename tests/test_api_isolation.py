@@ -32,7 +32,9 @@ role first only for things created in the actor's own tenant):
 * never 2xx, never 5xx, nothing recorded, and never a body holding a Tianjin id or name that
   the request did not carry. Routes naming nothing of Tianjin (``/me``, ``/rubrics``,
   ``/plugins``, ``POST /tenants``, the whole-store audit routes, …) may answer anything below
-  500, under the same body and recording rules.
+  500, under the same body and recording rules. The public routes (:data:`PUBLIC_ROUTES`,
+  the logs' signed checkpoints, which need no token) answer every token exactly as they
+  answer a request without one, and record nothing.
 
 (b) Wrong roles of Tianjin: for every write route (and each action a route performs, e.g. the
 three score kinds), a token of each role NOT in ``WRITE_RULES[action]`` gets 403 whose
@@ -129,7 +131,11 @@ WRITE_ACTIONS: dict[tuple[str, str], str | dict[str, dict[str, Any]]] = {
     ("POST", "/selections/{selection_id}/votes"): "record_votes",
     ("POST", "/selections/{selection_id}/select"): "select",
     ("POST", "/campaigns/{campaign_id}/progress"): "record_progress",
+    ("POST", "/tenants/{tenant}/log/cosignatures"): READS_ONLY,  # records no event: kept beside the events
 }
+
+#: Routes that need no token: what they answer is public (the logs' signed checkpoints).
+PUBLIC_ROUTES = {("GET", "/tenants/{tenant}/log/checkpoint"), ("GET", "/tenants/{tenant}/log/checkpoints/{size}")}
 
 #: Path parameters naming something the core hides from some roles of its own tenant.
 HIDDEN_FROM = {"plan_id": {Role.COMMUNITY, Role.STREET_OFFICER}}  # a sealed visit plan
@@ -239,6 +245,7 @@ def tj(app):
 PATH_OVERRIDES = {
     ("/tenants/{tenant}/communities/by-code/{code}", "code"): "c2",
     ("/tenants/{tenant}/campaigns/by-code/{code}", "code"): CAMPAIGN_CODE,
+    ("/tenants/{tenant}/log/checkpoints/{size}", "size"): "1",
 }
 
 #: Query values: (path, name) first, then name; None leaves the parameter out. Values that
@@ -482,6 +489,11 @@ def test_another_tenant_gets_404_on_every_route_and_learns_nothing(app, tj, serv
                 failures.append(f"{problem} (as {role.value} of {OTHER_TENANT}) {server_errors.last or ''}")
             if notification_count(app) != before:
                 failures.append(f"{where}: something was recorded")
+            if endpoint.key in PUBLIC_ROUTES:  # anyone may read it: exactly what a request without a token gets
+                anyone = send(world, endpoint, target, None, sent)
+                if (anyone.status_code, anyone.content) != (response.status_code, response.content):
+                    failures.append(f"{where}: differs from the answer without a token ({anyone.status_code})")
+                continue
             request_text = target + json.dumps(sent, ensure_ascii=False) + json.dumps(sent)
             leaked = sorted(s for s in tj.secrets if s in response.text and s not in request_text)
             if leaked:
@@ -661,7 +673,7 @@ def fuzz_every_route(tj: Tianjin, server_errors: ServerErrors) -> None:
         base = url(endpoint, path_values(endpoint, tj.real), query_values(endpoint))
         for headers in ({}, {"Authorization": "Bearer nope"}):  # no token, a malformed one
             response = send(world, endpoint, base, None, headers=headers)
-            if response.status_code != 401 and endpoint.path != "/health":
+            if response.status_code != 401 and endpoint.path != "/health" and endpoint.key not in PUBLIC_ROUTES:
                 failures.setdefault(f"{response.status_code} without a valid token", []).append(str(endpoint))
         for what, target, body, raw, headers in fuzz_requests(endpoint, tj.real):
             server_errors.last = None

@@ -15,6 +15,7 @@ from core.bundle import export_bundle, verify_bundle
 from core.errors import InvalidInput, NotFound, StoreTampered
 from core.plugins import PluginHost
 from core.services import CivicLedger
+from tests.forgery import Forger
 from tests.helpers import World
 from tests.test_chain import update_state
 from tests.test_lifecycle import run_to_decision
@@ -56,15 +57,32 @@ def test_the_bundle_holds_what_the_manifest_says(demo_bundles):
     lines = demo_bundles["tianjin-dongli-2020"].read_bytes().split(b"\n")
     assert lines[0] == bundle.MAGIC and lines[-1] == b""
     manifest = json.loads(lines[1][2:])
+    assert bundle.manifest_line(manifest) == lines[1] + b"\n"  # RFC 8785 canonical JSON
     events = [line for line in lines if line.startswith(b"E\t")]
     rubrics = [line for line in lines if line.startswith(b"R\t")]
-    assert manifest["events"] == len(events) and len(manifest["heads"]) == manifest["streams"]
+    gaps = [line for line in lines if line.startswith(b"G\t")]
+    checkpoints = [line for line in lines if line.startswith(b"C\t")]
+    assert manifest["events"] == len(events) and manifest["streams"] == len({e.split(b"\t")[1] for e in events})
     assert manifest["rubrics"] == [line.split(b"\t")[1].decode() for line in rubrics]
+    # every leaf of each log up to its checkpoint: an event of the bundle or a gap
+    assert len(checkpoints) == len(manifest["logs"])
+    for log, size in manifest["logs"].items():
+        held = sorted([int(e.split(b"\t")[4]) for e in events if e.split(b"\t")[3].decode() == log] +
+                      [int(g.split(b"\t")[2]) for g in gaps if g.split(b"\t")[1].decode() == log])
+        assert held == list(range(size)), log
     assert lines[-2].startswith(b"S\t")
 
 
 def _line_of(data: bytes, position: int) -> int:
     return data.count(b"\n", 0, position) + 1
+
+
+def _outside_the_lines_checks(data: bytes, position: int) -> bool:
+    """Whether the byte at ``position`` is one only its log's root covers: a gap line's
+    leaf, stream, version or digest, or an event line's log or leaf index."""
+    start = data.rfind(b"\n", 0, position) + 1
+    field = data.count(b"\t", start, position)
+    return (data[start:start + 2] == b"G\t" and field >= 1) or (data[start:start + 2] == b"E\t" and field in (3, 4))
 
 
 def _positions(data: bytes, sample: int, seed: int) -> list[int]:
@@ -96,7 +114,15 @@ def test_any_single_byte_change_is_detected_and_located(demo_bundles, tmp_path, 
             report = verify_bundle(target, decisions=False)
             assert not report.intact, (position, flip)
             first = report.problems[0]
-            assert first.line == _line_of(data, position), (position, flip, str(first), data[position - 20:position + 20])
+            line = _line_of(data, position)
+            if _outside_the_lines_checks(data, position):
+                # a gap's fields and an event's leaf fields: caught by its log's root, named
+                # on the line where the change shows (a leaf that comes twice, say) or on the
+                # log's checkpoint line
+                assert any(p.line == line for p in report.problems) or any(
+                    p.what == "checkpoint" and p.derived for p in report.problems), (position, flip, [str(p) for p in report.problems])
+            else:
+                assert first.line == line, (position, flip, str(first), data[position - 20:position + 20])
 
 
 def test_chains_checked_by_worker_processes_give_the_report_of_one_process(demo_bundles, tmp_path, monkeypatch):
@@ -175,7 +201,7 @@ def test_a_bundle_naming_foreign_event_types_is_not_replayed(demo_bundles, tmp_p
     lines = demo_bundles["bazhong-2020"].read_bytes().split(b"\n")
     n = next(i for i, line in enumerate(lines) if line.startswith(b"E\t"))
     parts = lines[n].split(b"\t")
-    parts[4] = b"this:s"
+    parts[6] = b"this:s"
     lines[n] = b"\t".join(parts)
     target = tmp_path / "foreign.bundle"
     target.write_bytes(b"\n".join(lines))
@@ -268,7 +294,7 @@ def test_decisions_recomputed_by_worker_processes_are_those_of_one_process(tmp_p
     assert alone.intact and shared.intact
     assert shared.verdicts == alone.verdicts
     assert [v["campaign_id"] for v in shared.verdicts] == sorted(
-        (v["campaign_id"] for v in shared.verdicts), key=alone.manifest["campaigns"].index)
+        (v["campaign_id"] for v in shared.verdicts), key=alone.campaigns.index)
     mismatched = [v for v in shared.verdicts if v["status"] == "mismatched"]
     assert len(mismatched) == counts["copies"]
     assert all(any(line.startswith("-") and '"1.00"' in line for line in v["differences"]) for v in mismatched)
@@ -290,67 +316,43 @@ def test_a_stream_that_comes_twice_is_not_replayed(demo_bundles):
         ledger.close()
 
 
-def _resealed(lines: list[bytes], manifest: dict, heads: dict) -> bytes:
-    """A bundle of ``lines`` (header, manifest, rubric and event lines) with the manifest's
-    heads, counts and root made to agree, and sealed again: what a forger can always do."""
-    import hashlib
-
-    from core import chain
-
-    events = [line for line in lines[2:] if line.startswith(b"E\t")]
-    manifest = {**manifest, "heads": heads, "streams": len(heads), "events": len(events),
-                "root": chain.heads_root({s: tuple(v) for s, v in heads.items()})}
-    line = b"M\t" + json.dumps(manifest, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-    body = lines[0] + b"\n" + line + b"".join(x + b"\n" for x in lines[2:])
-    return body + f"S\t{hashlib.sha256(line).hexdigest()}\t{hashlib.sha256(body).hexdigest()}\n".encode()
-
-
-def _event_lines(data: bytes) -> tuple[list[bytes], dict]:
-    lines = data.split(b"\n")[:-2]  # without the seal line and the final line break
-    return lines, json.loads(lines[1][2:])
-
-
 def test_a_decided_candidacy_left_out_of_a_resealed_bundle_fails_the_check(demo_bundles, tmp_path):
-    lines, manifest = _event_lines(demo_bundles["tianjin-dongli-2020"].read_bytes())
-    decided = next(line.split(b"\t")[1] for line in lines if line.startswith(b"E\t") and line.split(b"\t")[4].endswith(b".Decided"))
-    kept = [line for line in lines if not (line.startswith(b"E\t") and line.split(b"\t")[1] == decided)]
-    heads = {s: v for s, v in manifest["heads"].items() if s != decided.decode()}
+    forger = Forger(demo_bundles["tianjin-dongli-2020"].read_bytes())
+    decided = next(f[1].decode() for f in forger.events if f[6].endswith(b".Decided"))
+    assert forger.hide(decided)  # its leaves stay, as gaps: the log's root still holds
     path = tmp_path / "dropped.bundle"
-    path.write_bytes(_resealed(kept, manifest, heads))
+    path.write_bytes(forger.build())
     report = verify_bundle(path)
-    assert report.intact and not report.verified
-    assert [v["status"] for v in report.verdicts] == ["unverifiable"]
-    assert f"candidacy {decided.decode()} not found" in report.verdicts[0]["differences"][0]
+    assert not report.verified
+    named = [str(p) for p in report.problems] + [d for v in report.verdicts for d in v["differences"]]
+    assert any(decided in text for text in named), named
 
 
 def test_a_decision_naming_another_candidacys_position_is_mismatched_alone(demo_bundles, tmp_path):
-    import base64
-    from uuid import UUID
+    from core import notes
 
-    from core import chain
+    forger = Forger(demo_bundles["tianjin-dongli-2020"].read_bytes())
+    decided = [f for f in forger.events if f[6].endswith(b".Decided")]
+    victim, other = decided[0][1], decided[1][1]
 
-    lines, manifest = _event_lines(demo_bundles["tianjin-dongli-2020"].read_bytes())
-    decided = [(i, line.split(b"\t")) for i, line in enumerate(lines)
-               if line.startswith(b"E\t") and line.split(b"\t")[4].endswith(b".Decided")]
-    (at, fields), (_, other) = decided[0], decided[1]
-    victim = fields[1].decode()
-    state = json.loads(fields[5])
-    state["derivation"]["positions"]["candidacy"][0] = other[1].decode()
-    lines[at] = b"\t".join([*fields[:5], json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()])
-    heads, prev = dict(manifest["heads"]), chain.GENESIS
-    for i, line in enumerate(lines):  # the forger links the changed stream again
-        f = line.split(b"\t")
-        if line.startswith(b"E\t") and f[1].decode() == victim:
-            prev = chain.link(prev, UUID(victim), int(f[2]), f[4], base64.b64decode(f[5][4:]) if f[5][:4] == b"b64:" else f[5])
-            lines[i] = b"\t".join([*f[:3], prev.hex().encode(), *f[4:]])
-            heads[victim] = [int(f[2]), prev.hex()]
+    def point_elsewhere(state: dict) -> dict:
+        state["derivation"]["positions"]["candidacy"][0] = other.decode()
+        return state
+
+    assert forger.edit(lambda f: f is decided[0], point_elsewhere) == 1
     path = tmp_path / "foreign.bundle"
-    path.write_bytes(_resealed(lines, manifest, heads))
-    report = verify_bundle(path)
-    assert report.intact and not report.verified
+    path.write_bytes(forger.build(notes.generate_key("forger.example")[0]))  # every link, leaf, root and the seal agree
+    report = verify_bundle(path, decisions=True)
     statuses = {v["candidacy_id"]: v["status"] for v in report.verdicts}
-    assert len(statuses) == 15 and statuses[victim] == "mismatched"
-    assert sum(s == "confirmed" for s in statuses.values()) >= 13
+    assert not report.verified
+    if report.intact:  # the file alone vouches for itself: the decision check still catches it
+        assert len(statuses) == 15 and statuses[victim.decode()] == "mismatched"
+        assert sum(s == "confirmed" for s in statuses.values()) >= 13
+    # with the log's key the auditor holds, the forged checkpoints are refused outright
+    from core import signing
+
+    held = verify_bundle(path, decisions=False, log_key=str(signing.log_key().verifier()))
+    assert any("not the log key you hold" in p.message for p in held.problems)
 
 
 # -- exporting from each store ---------------------------------------------------------------
@@ -372,9 +374,13 @@ def test_export_from_every_store_verifies_offline(decided, tmp_path):
     report = verify_bundle(path)
     assert report.verified, [str(p) for p in report.problems]
     assert {v["candidacy_id"] for v in report.verdicts} == {ids[k] for k in ("c1", "c2", "c3", "c1p")}
-    # the bundle's root is the live store's root over the same streams
-    live = world.app.verify_chains(AUDITOR, world.app.campaign_streams(AUDITOR, ids["campaign"]))
-    assert manifest["root"] == live.root
+    # the bundle's logs are the live store's logs at the export's checkpoints
+    import base64
+
+    for log in report.logs:
+        assert log["signed"] is True
+        size, root = world.app.recorder.log_root(log["log"], log["size"])
+        assert base64.b64decode(log["root"]) == root and manifest["logs"][log["log"]] == size
 
 
 def test_a_tenant_export_holds_every_campaign(decided, tmp_path):

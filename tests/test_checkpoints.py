@@ -110,3 +110,40 @@ def test_the_commands_sign_and_check(store, monkeypatch):
     assert checked.exit_code == 0, checked.output
     unknown = runner.invoke(cli, ["audit", "checkpoint", "--tenant", "nowhere"], env=env)
     assert unknown.exit_code == 1 and "nowhere" in unknown.output
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request, tmp_path, plugins):
+    url = f"sqlite:///{tmp_path}/civic.sqlite3" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+    app = CivicLedger(url, plugins=plugins)
+    World(app).setup()
+    yield app
+    app.close()
+
+
+def test_a_row_inserted_past_the_platform_is_caught_against_a_later_checkpoint(any_store, tmp_path):
+    """An insider with the application role's INSERT appends a forged title award with a
+    plain SQL INSERT: the checkpoints signed afterwards still cover only what the platform
+    logged, and the check names the forged row."""
+    import json
+    from uuid import UUID
+
+    from eventsourcing.utils import get_topic
+
+    from core.domain import Community
+    from tests.test_chain import insert_event
+
+    app = any_store
+    signer = signing.log_key(tmp_path / "log.key")
+    community = next(UUID(str(c)) for c in app.tenant(World(app).owner, "tianjin").communities)
+    version = app.repository.get(community).version
+    state = {"meta": {"actor": {"id": "owner", "role": "city_owner", "org": "市民政局"}, "tenant": "tianjin",
+                      "effective": "2020-12-01", "reason": None, "campaign": None, "rubric": None},
+             "candidacy_id": "00000000-0000-0000-0000-000000000001", "campaign_id": "00000000-0000-0000-0000-000000000002",
+             "level": "meili", "label": "美丽社区", "rubric": "sha256:" + "0" * 64,
+             "timestamp": {"_type_": "datetime_iso", "_data_": "2020-12-01T00:00:00+00:00"}}
+    insert_event(app, community, version + 1, get_topic(Community.TitleAwarded), json.dumps(state).encode())
+    note = signing.checkpoint(app.recorder, "tianjin", signer)  # signed after the forgery
+    verdict = signing.check(app.recorder, note, signer.verifier())
+    assert not verdict["ok"]
+    assert any(f"stream {community} position {version + 1}" in p and "not in the log" in p for p in verdict["problems"]), verdict

@@ -422,11 +422,12 @@ def test_killed_servers_lose_no_write_and_double_none(pg_schema_url, plugins, tm
         assert not stuck, f"{len(stuck)} keys never got a final answer: " + \
             "; ".join(f"{s.key} {s.kind} {[(a.status, _problem(a)) for a in s.answers]}" for s in stuck[:10])
 
-        # every answered key is replayed: the same answer, nothing more recorded
+        # every answered key is replayed: the same answer, nothing more recorded (a lost race,
+        # 409 concurrent_change, keeps no key: sent again it would run afresh, by design)
         check = CivicLedger(url, plugins=plugins)
         try:
             before = check.recorder.max_notification_id()
-            replays = _replay(server.base, sent)
+            replays = _replay(server.base, [s for s in sent if (s.final.status, _problem(s.final)) != (409, "concurrent_change")])
             assert check.recorder.max_notification_id() == before, "a replay recorded something"
         finally:
             check.close()

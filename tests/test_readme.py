@@ -1,10 +1,12 @@
-"""The README's Python examples run as shown, in order, and print what they say."""
+"""The README's Python examples run as shown, in order, and print what they say; the GRANTs
+it shows are what `civic store grants` prints."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import re
+import shlex
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -29,3 +31,18 @@ def test_python_examples_run_as_shown():
     hexi = app.campaign_by_code(owner, "hexi-2021")
     assert hexi.rubric["version"] == "2017-hexi.1"
     assert not app.rubric_of(hexi).level("jingpin").provisional
+
+
+def test_the_grants_shown_are_what_civic_store_grants_prints():
+    from typer.testing import CliRunner
+
+    from core.cli import app as cli
+
+    text = README.read_text(encoding="utf-8")
+    shown = re.search(r"```sh\n\.venv/bin/civic (store grants [^\n|]*)\n```\n\n```sql\n(.*?)```", text, flags=re.S)
+    assert shown, "the README shows `civic store grants` and its output"
+    command, printed = shown[1], shown[2]
+    assert f".venv/bin/civic {command} | psql" in text  # the set-up runs the same command
+    result = CliRunner().invoke(cli, shlex.split(command))
+    assert result.exit_code == 0, result.output
+    assert result.output == printed

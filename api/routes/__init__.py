@@ -3,14 +3,15 @@
 Path parameters are named the same everywhere (the tenant-isolation test fills them from
 a demo campaign): ``tenant`` (tenant code), ``community_id``, ``campaign_id``,
 ``candidacy_id``, ``inspection_id``, ``finding_id``, ``objection_id``, ``veto_id``,
-``phase_id``, ``selection_id``, ``plan_id``, ``stream_id``, ``rubric_id``, ``version``.
+``phase_id``, ``selection_id``, ``plan_id``, ``stream_id``, ``rubric_id``, ``version``,
+``size`` (a tree size of a tenant's log).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, campaigns, inspections, lists, rubrics, scoring, selections, tenants
+from api.routes import audit, campaigns, inspections, lists, log, rubrics, scoring, selections, tenants
 
 ROUTERS: list[APIRouter] = [
     tenants.router,
@@ -21,4 +22,5 @@ ROUTERS: list[APIRouter] = [
     rubrics.router,
     audit.router,
     lists.router,
+    log.router,
 ]

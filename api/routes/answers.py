@@ -158,3 +158,16 @@ class Me(Shape):
     role_label: str = Field(description="角色名称 The role in Chinese")
     organisation: str
     tenant: str = Field(description="租户 Tenant code, or `*` for an auditor of every tenant")
+
+
+class CheckpointView(Shape):
+    """覆盖检查点 The signed checkpoint of the tenant's transparency log that covers this answer:
+    taken after the answer was read, so every event it rests on is among the log's first
+    `size` leaves. Publish `note` with the notice; auditors check bundles and the store
+    against it (`civic audit verify FILE --checkpoint`, `civic audit check-checkpoint`)."""
+
+    origin: str = Field(description="日志 `<log name>/<tenant>`")
+    size: int = Field(description="树大小 The tree size (leaves)")
+    root: str = Field(description="根 The root, base64")
+    note: str = Field(description="检查点 The whole signed checkpoint note (C2SP tlog-checkpoint), as published")
+

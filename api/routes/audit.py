@@ -13,6 +13,7 @@ everyone else gets 403 there.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import Field
 from starlette.background import BackgroundTask
@@ -34,6 +35,7 @@ from core.bundle import export_bundle
 from core.chain import ChainReport
 from core.domain import AccessToken
 from core.errors import InvalidInput, NotFound
+from core.meaning import MeaningReport
 from core.services import CivicLedger
 from core.services.decisions import plain
 
@@ -67,7 +69,9 @@ def stream_view(aggregate: Any) -> dict[str, Any]:
     }
 
 
-def chains_answer(report: ChainReport, verdicts: list[dict[str, Any]], scope: dict[str, Any]) -> dict[str, Any]:
+def chains_answer(
+    report: ChainReport, verdicts: list[dict[str, Any]], scope: dict[str, Any], meaning: MeaningReport
+) -> dict[str, Any]:
     """The same document as ``civic audit verify --json``."""
     return {
         "scope": scope,
@@ -77,7 +81,8 @@ def chains_answer(report: ChainReport, verdicts: list[dict[str, Any]], scope: di
         "root": report.root,
         "breaks": [b.as_dict() for b in report.breaks],
         "decisions": verdicts,
-        "verified": report.intact and all(v["status"] == "confirmed" for v in verdicts),
+        "meaning": meaning.as_dict(),
+        "verified": report.intact and all(v["status"] == "confirmed" for v in verdicts) and meaning.ok,
     }
 
 
@@ -149,9 +154,47 @@ class DecisionVerdict(Shape):
     differences: list[str]
 
 
+class MeaningProblem(Shape):
+    """含义问题 A problem of what the events say about each other, at the event it was found on."""
+
+    stream: str
+    version: int | None = Field(description="事件位置 Position of the event (null: the stream as a whole)")
+    what: str = Field(description="not_present, disagrees, unrecorded, summary, duplicate, positions, kind, "
+                                  "unknown, malformed or hash")
+    explanation: str
+    message: str = Field(description="说明 What is wrong, in Chinese, then English")
+
+
+class LeftOutTitle(Shape):
+    """未采信的称号 A recorded title that no verified decision backs, and why."""
+
+    community_id: UUID
+    candidacy_id: str
+    level: str | None
+    label: str | None
+    awarded: str | None
+    revoked: str | None
+    stream: UUID = Field(description="社区 The community's stream, where the award is recorded")
+    version: int = Field(description="事件位置 Position of the award (TitleAwarded) in it")
+    reasons: list[str]
+
+
+class MeaningCheck(Shape):
+    """含义核验 The cross-stream meaning checks (docs/audit.md): every reference between the events,
+    every decision against its campaign's summary, every title against its decision."""
+
+    ok: bool
+    streams: int = Field(description="所查记录 Streams checked: the scope's and every stream they name")
+    events: int
+    campaigns: list[UUID] = Field(description="活动 The campaigns the events hold")
+    problems: list[MeaningProblem]
+    titles: int = Field(description="称号 Recorded titles a verified decision backs")
+    left_out: list[LeftOutTitle]
+
+
 class ChainVerification(Shape):
-    """核验结果 The document of `civic audit verify --json`: `verified` is false when a chain is broken or a
-    decision does not match."""
+    """核验结果 The document of `civic audit verify --json`: `verified` is false when a chain is broken, a
+    decision does not match or the events do not agree with each other (`meaning`)."""
 
     scope: VerificationScope
     intact: bool
@@ -160,6 +203,7 @@ class ChainVerification(Shape):
     root: str = Field(description="链头根 sha256:… over every head")
     breaks: list[ChainBreak]
     decisions: list[DecisionVerdict]
+    meaning: MeaningCheck
     verified: bool
 
 
@@ -257,25 +301,46 @@ def stream_at(
 # -- titles ---------------------------------------------------------------------------------------
 
 
+TITLES_LEFT_OUT = "X-Civic-Titles-Left-Out"
+TITLES_LEFT_OUT_REASONS = "X-Civic-Titles-Left-Out-Reasons"
+
+
 @router.get(
     "/communities/{community_id}/titles",
     summary="某日称号 Titles held on a date",
-    description="社区在某日（生效日期）持有的称号，及授予它的决定（申报）与摘牌日期。The titles a community held "
-                "on `on` (effective dates; default today), each with the decision (candidacy) that awarded it "
-                "and, if later revoked, when — as `civic audit titles --json`." + RESIDENTS,
+    description="社区在某日（生效日期）持有的称号，及授予它的决定（申报）与摘牌日期；只列出有经核实的决定支持的称号。"
+                "The titles a community held on `on` (effective dates; default today), each with the decision "
+                "(candidacy) that awarded it and, if later revoked, when — as `civic audit titles --json`. Only "
+                f"titles a verified decision backs are answered; `{TITLES_LEFT_OUT}` counts the community's "
+                f"recorded titles left out and `{TITLES_LEFT_OUT_REASONS}` says why." + RESIDENTS,
+    responses={200: {"headers": {
+        TITLES_LEFT_OUT: {"description": "未采信 How many recorded titles of the community no verified decision "
+                                         "backs (left out of the answer)",
+                          "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+        TITLES_LEFT_OUT_REASONS: {"description": "原因 When any were left out: a JSON array (ASCII, non-ASCII "
+                                                 "as \\u escapes) of {candidacy_id, stream, version, reasons}",
+                                  "required": False, "schema": {"type": "string"}},
+    }}},
 )
 def titles(
     community_id: Uuid,
     actor: CurrentActor,
     app: Ledger,
+    response: Response,
     on: Annotated[str | None, Query(description="日期 Date YYYY-MM-DD (default today)", examples=["2021-01-01"])] = None,
 ) -> Answer[list[TitleView]]:
     try:
-        return app.titles_on(actor, community_id, on if on is not None else app.today())
+        rows = app.titles_on(actor, community_id, on if on is not None else app.today())
     except InvalidInput as exc:
         if exc.field == "day":  # the core names its argument; the request names the query parameter
             raise InvalidInput("on", exc.value, exc.allowed) from None
         raise
+    response.headers[TITLES_LEFT_OUT] = str(len(rows.left_out))
+    if rows.left_out:
+        response.headers[TITLES_LEFT_OUT_REASONS] = json.dumps(
+            [{"candidacy_id": t["candidacy_id"], "stream": t["stream"], "version": t["version"], "reasons": t["reasons"]}
+             for t in rows.left_out], ensure_ascii=True, separators=(",", ":"))
+    return list(rows)
 
 
 # -- verification, export, what-if ------------------------------------------------------------
@@ -295,7 +360,8 @@ def verify_campaign(campaign_id: Uuid, actor: CurrentActor, app: Ledger) -> Answ
     streams = app.campaign_streams(actor, campaign_id)
     report = app.verify_chains(actor, streams)
     campaign = str(app.campaign(actor, campaign_id).id)
-    return chains_answer(report, verdicts_of(app, actor, [campaign]), {"campaign": campaign, "tenant": None, "anchor": None})
+    return chains_answer(report, verdicts_of(app, actor, [campaign]), {"campaign": campaign, "tenant": None, "anchor": None},
+                         app.verify_meaning(actor, streams))
 
 
 @router.get(
@@ -306,17 +372,19 @@ def verify_campaign(campaign_id: Uuid, actor: CurrentActor, app: Ledger) -> Answ
         "description": "导出包 The bundle file, as an attachment",
         "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         "headers": {
-            "X-Civic-Bundle-Root": {"description": "链头根 sha256:… over the exported chain heads", "required": True,
-                                    "schema": {"type": "string"}},
+            "X-Civic-Bundle-Logs": {"description": "日志检查点 The logs the bundle's checkpoints cover, with their sizes: "
+                                                   "`<log>=<size>`, comma-separated (e.g. `tianjin=246, *=3`)",
+                                    "required": True, "schema": {"type": "string"}},
             "Content-Disposition": {"description": "附件 attachment; filename=\"campaign-<id>.civic-bundle\"",
                                     "required": True, "schema": {"type": "string"}},
         },
     }},
     description="活动记录的自包含导出包（事件、所用评分标准版本、清单与封印），可用 `civic audit verify FILE` 离线核验。"
                 "A self-contained file with the campaign's events, the rubric versions they name and a "
-                "manifest with the chain heads, as an attachment (`application/x-civic-bundle`); check it "
+                "manifest, as an attachment (`application/x-civic-bundle`); check it "
                 "offline with `civic audit verify FILE`. 409 when a chain of the campaign is broken (nothing "
-                "is exported). Header `X-Civic-Bundle-Root` is the root of the exported heads." + RESIDENTS,
+                "is exported). The bundle carries a signed checkpoint of each log its events belong to (see "
+                "docs/bundle-format.md); header `X-Civic-Bundle-Logs` names those logs and sizes." + RESIDENTS,
 )
 def export(campaign_id: Uuid, actor: CurrentActor, app: Ledger) -> FileResponse:
     fd, name = tempfile.mkstemp(prefix="civic-export-", suffix=".civic-bundle")
@@ -331,7 +399,7 @@ def export(campaign_id: Uuid, actor: CurrentActor, app: Ledger) -> FileResponse:
         path,
         media_type=BUNDLE_MEDIA_TYPE,
         filename=f"campaign-{manifest['campaigns'][0]}.civic-bundle",
-        headers={"X-Civic-Bundle-Root": manifest["root"]},
+        headers={"X-Civic-Bundle-Logs": ", ".join(f"{log}={size}" for log, size in manifest["logs"].items())},
         background=BackgroundTask(path.unlink, missing_ok=True),
     )
 
@@ -370,7 +438,8 @@ def whatif(
 def verify_store(actor: CurrentActor, app: Ledger) -> Answer[ChainVerification]:
     report = app.verify_chains(actor)  # PermissionDenied unless an auditor of every tenant
     campaigns = app.campaigns_in_store(report)
-    return chains_answer(report, verdicts_of(app, actor, campaigns), {"campaign": None, "tenant": None, "anchor": None})
+    return chains_answer(report, verdicts_of(app, actor, campaigns), {"campaign": None, "tenant": None, "anchor": None},
+                         app.verify_meaning(actor))
 
 
 @router.get(

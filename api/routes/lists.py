@@ -16,7 +16,8 @@ from pydantic import Field
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
-from api.routes.answers import Answer, ObjectionTally, Shape, Uuid
+from api.routes.answers import Answer, CheckpointView, ObjectionTally, Shape, Uuid
+from core import signing
 from core.actors import Role
 from core.domain import Campaign
 from core.readmodels import read_models
@@ -132,6 +133,7 @@ class NoticeList(Shape):
     closed: bool
     decided: bool
     candidates: list[NoticeListEntry]
+    checkpoint: CheckpointView
 
 
 @router.get(
@@ -181,9 +183,11 @@ def street_progress(campaign_id: Uuid, actor: CurrentActor, app: Ledger, on: str
                 "(`filed`, `open`, `upheld`, `dismissed`), `reasons` (the decision style's preliminary reasons), "
                 "`named` (null until the decision) and `revoked`. Residents may read it and see the listed candidates "
                 "only; other roles also see the approved candidates not listed (`listed: false`). Answers "
-                "`{campaign_id, code, title, start, end, closed, decided, candidates}`; 404 before the notice opens.",
+                "`{campaign_id, code, title, start, end, closed, decided, candidates, checkpoint}` (`checkpoint`: a "
+                "signed checkpoint of the tenant's transparency log covering the list); 404 before the notice opens.",
 )
 def notice_list(campaign_id: Uuid, actor: CurrentActor, app: Ledger) -> Answer[NoticeList]:
     campaign = app.load(Campaign, campaign_id, actor, "campaign", readonly=True)  # no copy: only read
     notice = read_models(app).notice_list(actor, str(campaign.id), listed_only=actor.role is Role.RESIDENT)
-    return {"campaign_id": str(campaign.id), "code": campaign.code, "title": campaign.title, **notice}
+    return {"campaign_id": str(campaign.id), "code": campaign.code, "title": campaign.title, **notice,
+            "checkpoint": signing.covering(app.recorder, campaign.tenant)}

@@ -19,10 +19,11 @@ from pydantic import ConfigDict, Field
 
 from api.auth import CurrentActor, Ledger
 from api.endpoints import LedgerRoute
-from api.routes.answers import Acted, Answer, Evidence, ObjectionCounts, Shape, Uuid, absent
+from api.routes.answers import Acted, Answer, CheckpointView, Evidence, ObjectionCounts, Shape, Uuid, absent
 from api.routes.campaigns import Survey
 from api.routes.inspections import Body, EvidenceRef, deny_residents, location
 from api.versioning import etag, expect, saved_version, written
+from core import signing
 from core.actors import Role
 from core.domain.candidacy import ASSESSMENT_KINDS
 from core.errors import NotFound
@@ -270,6 +271,7 @@ class NoticeView(Shape):
     decided: bool
     candidates: list[NoticeEntry]
     not_listed: list[NoticeEntry] = absent("未列入 Approved candidacies not listed (not shown to residents)")
+    checkpoint: CheckpointView
 
 
 class ObjectionFiled(Shape):
@@ -327,6 +329,7 @@ class Outcome(Shape):
     code: str
     decided: bool
     rows: list[OutcomeRow]
+    checkpoint: CheckpointView
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -510,7 +513,8 @@ def close_public_notice(campaign_id: Uuid, actor: CurrentActor, app: Ledger, req
     description="公示期、公示名单（社区、街道、等级、理由）及各候选的异议数；居民可读。The notice window and the "
                 "candidates on it (community, street, level, reasons, objection counts); residents may read it, to "
                 "file objections. Other roles also see the approved candidates not listed, with the reasons. "
-                "`ETag` is the campaign's version.",
+                "`ETag` is the campaign's version. `checkpoint` is a signed checkpoint of the tenant's "
+                "transparency log taken after the notice was read: the root to publish with it.",
 )
 def get_public_notice(campaign_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[NoticeView]:
     campaign = app.campaign(actor, campaign_id)
@@ -548,6 +552,7 @@ def get_public_notice(campaign_id: Uuid, actor: CurrentActor, app: Ledger, respo
     if actor.role is not Role.RESIDENT:
         listed = set(notice["candidacy_ids"])
         view["not_listed"] = [entry(cid) for cid in notice["preliminary"] if cid not in listed]
+    view["checkpoint"] = signing.covering(app.recorder, campaign.tenant)
     etag(response, campaign.version)
     return view
 
@@ -637,7 +642,8 @@ def decide(campaign_id: Uuid, actor: CurrentActor, app: Ledger, request: Request
     summary="评定结果表 The outcome table",
     description="每个申报一行：社区、街道、等级、状态、综合得分、满意度、异议、理由、摘牌。One row per candidacy: "
                 "community, district, street, level, status, official total, satisfaction rate, objections, the "
-                "decision's reasons and any revocation.",
+                "decision's reasons and any revocation. `checkpoint` is a signed checkpoint of the tenant's "
+                "transparency log that covers the table.",
 )
 def outcome(campaign_id: Uuid, actor: CurrentActor, app: Ledger, response: Response) -> Answer[Outcome]:
     campaign = app.campaign(actor, campaign_id)
@@ -646,6 +652,7 @@ def outcome(campaign_id: Uuid, actor: CurrentActor, app: Ledger, response: Respo
         "code": campaign.code,
         "decided": campaign.decided,
         "rows": app.outcome_table(actor, campaign_id),
+        "checkpoint": signing.covering(app.recorder, campaign.tenant),
     }
 
 

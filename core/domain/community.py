@@ -49,8 +49,12 @@ class Community(Aggregate):
 
     @event("TitleAwarded")
     def award_title(
-        self, meta: dict[str, Any], candidacy_id: str, campaign_id: str, level: str, label: str, rubric: str
+        self, meta: dict[str, Any], candidacy_id: str, campaign_id: str, level: str, label: str, rubric: str,
+        decision: list[Any] | None = None,
     ) -> None:
+        """``decision``: ``[candidacy stream id, position]`` of the ``Decided`` event that
+        grants the title (awards recorded before it was named leave it out; their decision
+        is the candidacy's one ``Decided`` event, see :mod:`core.meaning`)."""
         self.titles[candidacy_id] = {
             "campaign_id": campaign_id,
             "level": level,
@@ -61,7 +65,9 @@ class Community(Aggregate):
         }
 
     @event("TitleRevoked")
-    def revoke_title(self, meta: dict[str, Any], candidacy_id: str) -> None:
+    def revoke_title(self, meta: dict[str, Any], candidacy_id: str, revocation: list[Any] | None = None) -> None:
+        """``revocation``: ``[candidacy stream id, position]`` of the candidacy's ``Revoked``
+        event (left out by revocations recorded before it was named)."""
         self.titles[candidacy_id]["revoked"] = meta.get("effective")
 
     def held_levels(self) -> list[str]:

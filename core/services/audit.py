@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import TopicError
 
+from core import meaning
 from core.actors import Actor
 from core.domain import Campaign, Candidacy, Community
 from core.errors import CivicError, InvalidInput, NotFound, PluginError, RuleViolation
@@ -189,16 +190,55 @@ class AuditQueries(SelectionCommands):
         evidence = inputs.evidence[cid]
         return Verdict(cid, evidence.community_name, evidence.level, status, differences)
 
-    def titles_on(self, actor: Actor, community_id: str, day: str) -> list[dict[str, Any]]:
+    def titles_on(self, actor: Actor, community_id: str, day: str) -> Titles:
         """The titles a community held on ``day`` (effective dates), each with the decision
-        (candidacy) that awarded it and, if it was later revoked, when."""
+        (candidacy) that awarded it and, if it was later revoked, when.
+
+        Only titles a verified decision backs are answered (:mod:`core.meaning`, rules
+        T1-T5, checked against the community's stream and every stream it names); the
+        recorded titles left out are in the answer's ``left_out``, each with why."""
         day = self.check_date("day", day)
         community = self.community(actor, community_id)
-        held = []
-        for candidacy_id, title in community.titles.items():
-            if title["awarded"] <= day and (title["revoked"] is None or title["revoked"] > day):
-                held.append({"candidacy_id": candidacy_id, **title})
-        return sorted(held, key=lambda t: (t["awarded"], t["level"]))
+        report = meaning.check(self.meaning_events([community.id], steps=1))
+        held = [t.row() for t in report.titles_of(community.id) if t.held_on(day)]
+        rows = Titles(sorted(held, key=lambda t: (t["awarded"], t["level"])))
+        rows.left_out = [t.as_dict() for t in report.left_out_of(community.id)]
+        return rows
+
+    # -- the meaning of the record (core.meaning) ----------------------------------------------
+
+    def stored_events(self, streams: Iterable[UUID] | None) -> Iterator[meaning.Event]:
+        """The stored events of ``streams`` (None: every stream), as :func:`core.meaning.check`
+        takes them: stream, position, topic and the decoded JSON state."""
+        wanted = None if streams is None else sorted(set(streams), key=str)
+        chunks = [None] if wanted is None else [wanted[i:i + 500] for i in range(0, len(wanted), 500)]
+        for chunk in chunks:
+            for row in self.recorder.select_chain(chunk):
+                if row.topic is None or row.state is None:
+                    continue
+                try:
+                    state = json.loads(bytes(row.state))
+                except ValueError:
+                    state = None
+                yield row.stream, row.version, row.topic.decode("utf-8", "replace"), state
+
+    def meaning_events(self, streams: Iterable[UUID], *, steps: int | None = None) -> list[meaning.Event]:
+        """The events of ``streams`` and of every stream they name, and of every stream
+        those name, and so on (``steps``: only that many times): what
+        :func:`core.meaning.check` needs to find everything the record names."""
+        wanted = {s if isinstance(s, UUID) else UUID(str(s)) for s in streams}
+        frontier = set(wanted)
+        events: list[meaning.Event] = []
+        done = 0
+        while frontier:
+            batch = list(self.stored_events(frontier))
+            events += batch
+            done += 1
+            if steps is not None and done > steps:
+                break
+            frontier = meaning.named_streams(batch) - wanted
+            wanted |= frontier
+        return events
 
     def _version_recorded_by(self, actor: Actor, stream_id: str, recorded_by: str) -> int:
         try:
@@ -429,6 +469,18 @@ class AuditQueries(SelectionCommands):
 def arithmetic_of(decision: dict[str, Any]) -> str:
     """The arithmetic a recorded decision was made with (unmarked: the 4-decimal one)."""
     return decision["derivation"].get("arithmetic", LEGACY_ARITHMETIC)
+
+
+class Titles(list):  # type: ignore[type-arg]
+    """The titles a community held on a day (plain rows, as before) and, in ``left_out``,
+    the community's recorded titles that no verified decision backs, each with its
+    ``reasons`` (:class:`core.meaning.LeftOut` as a dict)."""
+
+    left_out: list[dict[str, Any]]
+
+    def __init__(self, rows: Iterable[dict[str, Any]] = ()) -> None:
+        super().__init__(rows)
+        self.left_out = []
 
 
 class MissingRubric(NotFound):

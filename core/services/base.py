@@ -104,6 +104,8 @@ class LedgerBase(Application[UUID]):
         self._rubric_cache: dict[str, Rubric] = {}
         try:
             super().__init__(env=dict(self.store.env))
+        except ConfigurationError:
+            raise  # names the store and what to do already (core.pgschema.NotInitialised)
         except Exception as exc:
             raise ConfigurationError(f"cannot open the event store at {self.store.display!r}: {exc}") from exc
         expected = _EXPECTED_FACTORIES[self.store.kind]

@@ -354,6 +354,7 @@ class DecisionCommands(InspectionCommands):
                 community.award_title(
                     meta=meta, candidacy_id=cid, campaign_id=str(campaign.id), level=candidacy.level,
                     label=rubric.level(candidacy.level).label, rubric=campaign.rubric["hash"],
+                    decision=[cid, candidacy.version],
                 )
                 if community not in changed:
                     changed.append(community)
@@ -404,5 +405,5 @@ class DecisionCommands(InspectionCommands):
                 )
         community = self.community(actor, candidacy.community_id)
         candidacy.revoke(meta=meta, findings=[str(f) for f in findings])
-        community.revoke_title(meta=meta, candidacy_id=str(candidacy.id))
+        community.revoke_title(meta=meta, candidacy_id=str(candidacy.id), revocation=[str(candidacy.id), candidacy.version])
         self.save_all(candidacy, community)

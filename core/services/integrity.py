@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from core import chain
+from core import chain, meaning
 from core.actors import Actor, Role
 from core.domain import Campaign, ids
 from core.errors import InvalidInput, PermissionDenied
@@ -83,6 +83,15 @@ class IntegrityQueries(VisitPlanCommands):
                 anchor = {**anchor, "heads": {s: h for s, h in anchor["heads"].items() if s in wanted}}
             report.breaks.extend(chain.check_anchor(anchor, report.kept))
         return report
+
+    def verify_meaning(self, actor: Actor, streams: list[UUID] | None = None) -> meaning.MeaningReport:
+        """Cross-stream meaning checks (:mod:`core.meaning`) of ``streams`` together with
+        every stream they name, transitively (what they name must be there to be checked),
+        or of the whole store (auditors of all tenants only)."""
+        if streams is None:
+            self._require_whole_store(actor)
+            return meaning.check(self.stored_events(None))
+        return meaning.check(self.meaning_events(streams))
 
     def _snapshot_breaks(self, report: chain.ChainReport, streams: list[UUID] | None) -> list[chain.Break]:
         """Snapshots are caches the application loads from: each stored snapshot must be
