@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
 
 import httpx
 import psycopg
@@ -183,6 +184,20 @@ def test_the_application_role_runs_a_campaign_and_may_not_change_the_history(sto
         civic("readmodels", "rebuild", "--all", url=store.app)
         civic("campaigns", "tianjin", url=store.app)
         civic("history", campaign, url=store.app)
+        # the log's routes: the leaf index and a witness's cosignature, kept beside the events
+        from core import notes
+
+        version = app.repository.get(UUID(campaign)).version
+        inclusion = world.http.get(f"/tenants/tianjin/log/inclusion?stream={campaign}&version={version}"
+                                   f"&size={app.recorder.log_size('tianjin')}", headers=world.auth(world.auditor))
+        assert inclusion.status_code == 200, inclusion.text
+        checkpoint = world.http.get("/tenants/tianjin/log/checkpoint")
+        assert checkpoint.status_code == 200, checkpoint.text
+        witness, _ = notes.generate_key("witness.example")
+        cosigned = world.http.post("/tenants/tianjin/log/cosignatures", headers=world.auth(world.auditor),
+                                   json={"checkpoint": notes.cosign(checkpoint.content, witness).decode(),
+                                         "witness_key": str(witness.cosignature_verifier())})
+        assert cosigned.status_code == 201, cosigned.text
         civic("token", "create", "--tenant", "tianjin", "--role", "inspector", "--name", "最小权限", url=store.app)
         civic("audit", "verify", url=store.app)
         civic("audit", "anchor", "--out", str(tmp_path / "anchor.json"), url=store.app)
