@@ -52,6 +52,7 @@ from core.errors import InvalidInput, StoreTampered
 VERSION = 2
 MAGIC = b"civic-ledger-bundle 2"
 MAGIC_V1 = b"civic-ledger-bundle 1"
+_sha256 = hashlib.sha256
 FORMAT = "civic-ledger-bundle"
 HEX64 = re.compile(rb"^[0-9a-f]{64}$")
 RUBRIC_HASH = re.compile(rb"^sha256:[0-9a-f]{64}$")
@@ -347,6 +348,8 @@ class _Reader:
         self.checkpoints: list[tuple[int, bytes]] = []
         #: the streams whose first event creates a campaign
         self.campaign_streams: list[str] = []
+        #: the raw log field of E lines -> its list in :attr:`placed` (checked once per log)
+        self._placed_by_raw: dict[bytes, list[tuple[int, bytes, int, UUID]]] = {}
 
     def problem(self, line: int, what: str, message: str, stream: str | None = None, version: int | None = None) -> None:
         self.problems.append(Problem(line, what, message, stream, version))
@@ -505,13 +508,19 @@ class _Reader:
         return log, int(raw_leaf)
 
     def _leaf(self, n: int, row: chain.ChainRow, raw_log: bytes, raw_leaf: bytes) -> bool:
-        """Place an event's leaf in its log; False (and a problem) if the fields are wrong."""
-        where = self._log_field(n, raw_log, raw_leaf, str(row.stream), row.version)
-        if where is None:
-            return False
-        log, index = where
-        leaf = merkle.leaf_hash(tlog.entry_of(row.stream, row.version, tlog.digest(row.topic, row.state)))
-        self.placed.setdefault(log, []).append((index, leaf, n, row.stream))
+        """Place an event's leaf in its log; False (and a problem) if the fields are wrong.
+        The same leaf hash as :func:`core.tlog.leaf`, computed inline (once per event)."""
+        placed = self._placed_by_raw.get(raw_log)
+        if placed is None or not (raw_leaf.isdigit() and (raw_leaf[:1] != b"0" or raw_leaf == b"0") and len(raw_leaf) <= 18):
+            where = self._log_field(n, raw_log, raw_leaf, str(row.stream), row.version)
+            if where is None:
+                return False
+            placed = self._placed_by_raw[raw_log] = self.placed.setdefault(where[0], [])
+        h = _sha256(row.topic)
+        h.update(b"\x00")
+        h.update(row.state)
+        leaf = _sha256(b"\x00" + row.stream.bytes + row.version.to_bytes(8, "big") + h.digest()).digest()
+        placed.append((int(raw_leaf), leaf, n, row.stream))
         return True
 
     def _gap(self, n: int, line: bytes) -> None:
