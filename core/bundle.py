@@ -21,6 +21,7 @@ holds, the most specific first.
 from __future__ import annotations
 
 import base64
+from array import array
 import binascii
 import dataclasses
 import datetime as dt
@@ -314,6 +315,30 @@ def _order(p: Problem) -> tuple[int, int]:
     return (1, 0 if p.what == "manifest" else 1) if p.derived else (0, p.line)
 
 
+class _Placed:
+    """The leaves of one log's E lines, compactly (cheap to hand back from a worker):
+    leaf indices, their 32-byte hashes end to end, their lines, and the streams."""
+
+    __slots__ = ("indices", "hashes", "lines", "streams")
+
+    def __init__(self) -> None:
+        self.indices = array("q")
+        self.hashes = bytearray()
+        self.lines = array("q")
+        self.streams: set[UUID] = set()
+
+    def entries(self) -> Iterator[tuple[int, bytes, int, UUID | None]]:
+        hashes = self.hashes
+        for k, (index, line) in enumerate(zip(self.indices, self.lines)):
+            yield index, bytes(hashes[32 * k:32 * k + 32]), line, None
+
+    def add(self, other: _Placed, base: int = 0) -> None:
+        self.indices.extend(other.indices)
+        self.hashes += other.hashes
+        self.lines.extend(n + base for n in other.lines)
+        self.streams |= other.streams
+
+
 class _Reader:
     """Reads a bundle strictly, collecting located problems instead of raising.
 
@@ -342,14 +367,14 @@ class _Reader:
         #: the format version line 1 names (1 or 2)
         self.format_version = VERSION
         #: log -> [(leaf index, leaf hash, line, stream)] of the E lines and of the G lines
-        self.placed: dict[str, list[tuple[int, bytes, int, UUID]]] = {}
+        self.placed: dict[str, _Placed] = {}
         self.gaps: dict[str, list[tuple[int, bytes, int, UUID]]] = {}
         #: (line, note bytes) of each C line
         self.checkpoints: list[tuple[int, bytes]] = []
         #: the streams whose first event creates a campaign
         self.campaign_streams: list[str] = []
         #: the raw log field of E lines -> its list in :attr:`placed` (checked once per log)
-        self._placed_by_raw: dict[bytes, list[tuple[int, bytes, int, UUID]]] = {}
+        self._placed_by_raw: dict[bytes, _Placed] = {}
 
     def problem(self, line: int, what: str, message: str, stream: str | None = None, version: int | None = None) -> None:
         self.problems.append(Problem(line, what, message, stream, version))
@@ -515,12 +540,14 @@ class _Reader:
             where = self._log_field(n, raw_log, raw_leaf, str(row.stream), row.version)
             if where is None:
                 return False
-            placed = self._placed_by_raw[raw_log] = self.placed.setdefault(where[0], [])
+            placed = self._placed_by_raw[raw_log] = self.placed.setdefault(where[0], _Placed())
         h = _sha256(row.topic)
         h.update(b"\x00")
         h.update(row.state)
-        leaf = _sha256(b"\x00" + row.stream.bytes + row.version.to_bytes(8, "big") + h.digest()).digest()
-        placed.append((int(raw_leaf), leaf, n, row.stream))
+        placed.hashes += _sha256(b"\x00" + row.stream.bytes + row.version.to_bytes(8, "big") + h.digest()).digest()
+        placed.indices.append(int(raw_leaf))
+        placed.lines.append(n)
+        placed.streams.add(row.stream)
         return True
 
     def _gap(self, n: int, line: bytes) -> None:
@@ -858,9 +885,10 @@ def _merge(
         reader.seal, reader.seal_offset = (seal[0] + base, seal[1]), seal_offset
     reader.lines = base + lines
     placed, gaps, checkpoints, campaign_streams = logged
-    for mine, theirs in ((reader.placed, placed), (reader.gaps, gaps)):
-        for log, entries in theirs.items():
-            mine.setdefault(log, []).extend((i, leaf, n + base, stream) for i, leaf, n, stream in entries)
+    for log, leaves in placed.items():
+        reader.placed.setdefault(log, _Placed()).add(leaves, base)
+    for log, entries in gaps.items():
+        reader.gaps.setdefault(log, []).extend((i, leaf, n + base, stream) for i, leaf, n, stream in entries)
     reader.checkpoints.extend((n + base, note) for n, note in checkpoints)
     reader.campaign_streams.extend(campaign_streams)
     checked.streams += part.streams
@@ -1046,30 +1074,41 @@ def _check_logs(reader: _Reader, problems: list[Problem], keys: _HeldKeys) -> li
             except (notes.NoteError, ValueError) as exc:
                 problems.append(Problem(n, "checkpoint", f"the checkpoint of log {log!r} is not signed by {signer.name} ({exc})"))
         found[log] = (cp.size, cp.root, n, note)
-    bundled = {stream for entries in reader.placed.values() for _, _, _, stream in entries}
+    bundled: set[UUID] = set()
+    for placed in reader.placed.values():
+        bundled |= placed.streams
     out = []
     for log in sorted(set(reader.placed) | set(reader.gaps) | set(found)):
+        placed = reader.placed.get(log, _Placed())
         if log not in found:
-            first = min(n for _, _, n, _ in reader.placed.get(log, []) + reader.gaps.get(log, []))
+            first = min([*placed.lines, *(n for _, _, n, _ in reader.gaps.get(log, []))])
             problems.append(Problem(first, "checkpoint", f"leaves of log {log!r} but no checkpoint of it"))
             continue
         size, root, cp_line, note = found[log]
-        leaves: list[bytes | None] = [None] * size
-        lines_of: dict[int, tuple[str, int, UUID]] = {}
-        for kind, entries in (("event", reader.placed.get(log, [])), ("gap", reader.gaps.get(log, []))):
-            for index, leaf, n, stream in entries:
-                if index >= size:
-                    problems.append(Problem(n, kind, f"leaf {index} of log {log!r} is beyond its checkpoint's size {size}", str(stream)))
-                elif leaves[index] is not None:
-                    k, other, other_stream = lines_of[index]
-                    for at, what, s_ in ((other, k, other_stream), (n, kind, stream)):
-                        problems.append(Problem(at, what, f"leaf {index} of log {log!r} comes twice (lines {other} and {n})", str(s_)))
-                else:
-                    leaves[index] = leaf
-                    lines_of[index] = (kind, n, stream)
-                if kind == "gap" and stream in bundled:
-                    problems.append(Problem(n, "gap", f"an event of stream {stream}, which the bundle holds, is left out as a "
-                                                      "gap: a stream's events up to the checkpoint are all in the bundle", str(stream)))
+        leaves: list[bytes | None]
+        if len(placed.indices) == size and not reader.gaps.get(log) and placed.indices == array("q", range(size)):
+            # every leaf an event, in leaf order: the usual whole-log bundle
+            hashes = bytes(placed.hashes)
+            leaves = [hashes[k:k + 32] for k in range(0, 32 * size, 32)]
+        else:
+            leaves = [None] * size
+            lines_of: dict[int, tuple[str, int, UUID | None]] = {}
+            for kind, entries in (("event", placed.entries()), ("gap", reader.gaps.get(log, []))):
+                for index, leaf, n, stream in entries:
+                    where = str(stream) if stream is not None else None
+                    if index >= size:
+                        problems.append(Problem(n, kind, f"leaf {index} of log {log!r} is beyond its checkpoint's size {size}", where))
+                    elif leaves[index] is not None:
+                        k, other, other_stream = lines_of[index]
+                        for at, what, s_ in ((other, k, other_stream), (n, kind, stream)):
+                            problems.append(Problem(at, what, f"leaf {index} of log {log!r} comes twice (lines {other} and {n})",
+                                                    str(s_) if s_ is not None else None))
+                    else:
+                        leaves[index] = leaf
+                        lines_of[index] = (kind, n, stream)
+                    if kind == "gap" and stream in bundled:
+                        problems.append(Problem(n, "gap", f"an event of stream {stream}, which the bundle holds, is left out as "
+                                                          "a gap: a stream's events up to the checkpoint are all in the bundle", where))
         missing = [i for i, leaf in enumerate(leaves) if leaf is None]
         if missing:
             problems.append(Problem(cp_line, "checkpoint", f"log {log!r}: {len(missing)} of its {size} leaves are not in the bundle "
