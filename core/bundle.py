@@ -177,17 +177,13 @@ def export_bundle(
         }
         gaps = _gap_lines(recorder, logs)
         with open(tmp, "rb") as spool:
-            write_bundle(Path(out), manifest, rubrics, _copied(spool), checkpoints=checkpoints, gaps=gaps)
+            write_bundle(Path(out), manifest, rubrics, spool, checkpoints=checkpoints, gaps=gaps)
     finally:
         if tmp.exists():
             tmp.unlink()
     if progress is not None:
         progress(events, events)
     return manifest
-
-
-def _copied(spool: Any) -> Iterator[bytes]:
-    yield from spool
 
 
 def _gap_lines(recorder: Any, logs: dict[str, tuple[int, list[tuple[int, UUID, int]]]]) -> Iterator[bytes]:
@@ -733,7 +729,7 @@ def _verify(
         problems.append(Problem(1, "header", "a bundle of format 1 carries no checkpoint: it cannot be checked against "
                                              "the checkpoint you hold; export it again", derived=True))
     if manifest is not None:
-        _compare_manifest(manifest, checked, reader, problems, report.campaigns)
+        _compare_manifest(manifest, checked, reader, problems, report.campaigns, report.logs)
     if reader.seal is not None:
         n, fields = reader.seal
         if len(fields) != 2 or not all(HEX64.match(x) for x in fields):
@@ -923,13 +919,13 @@ KNOWN_TOPICS = _known_topics()
 
 
 def _compare_manifest(manifest: dict[str, Any], checked: chain.ChainReport, reader: _Reader, problems: list[Problem],
-                      campaigns: list[str] | None = None) -> None:
+                      campaigns: list[str] | None = None, logs_checked: list[dict[str, Any]] = ()) -> None:
     if reader.format_version == 2:
         if reader.manifest_line is not None and reader.manifest_line != manifest_line(manifest):
             problems.append(Problem(2, "manifest", "the manifest is not in RFC 8785 canonical form", derived=True))
         if manifest.get("version") != 2:
             problems.append(Problem(2, "manifest", f"version: manifest says {manifest.get('version')!r}, line 1 says 2", derived=True))
-        logs = {log: size for log, size, _, _ in _bundle_checkpoints(reader)}
+        logs = {log["log"]: log["size"] for log in logs_checked}
         if manifest.get("logs") != logs:
             problems.append(Problem(2, "manifest", f"logs: manifest says {manifest.get('logs')!r}, the checkpoints give {logs!r}", derived=True))
         if campaigns is not None and sorted(str(c) for c in manifest.get("campaigns") or []) != campaigns:
@@ -1024,18 +1020,6 @@ def _held_keys(held: Sequence[bytes], log_key: str | None, witnesses: Sequence[s
                                f"a checkpoint note signed by {keys.log_key.name} ({exc})") from None
         keys.held.append((opened.checkpoint, note))
     return keys
-
-
-def _bundle_checkpoints(reader: _Reader) -> list[tuple[str, int, bytes, int]]:
-    """(log, size, root, line) of each readable C line."""
-    out = []
-    for n, note in reader.checkpoints:
-        try:
-            cp = notes.Checkpoint.parse(notes.parse_note(note).text)
-        except (notes.NoteError, ValueError):
-            continue
-        out.append((cp.origin.rpartition("/")[2], cp.size, cp.root, n))
-    return out
 
 
 def _check_logs(reader: _Reader, problems: list[Problem], keys: _HeldKeys) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ the database, with the application role's INSERT) fails the last.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,6 @@ def covering(recorder: Any, tenant: str, signer: notes.SignerKey | None = None) 
     """A checkpoint of the tenant's log signed now, for an answer read before it: every
     event the answer rests on is among its leaves. ``{origin, size, root (base64), note}``,
     the note being the whole signed checkpoint as published (C2SP tlog-checkpoint)."""
-    import base64
-
     signer = signer or log_key()
     size, root = recorder.log_root(tenant)
     note = notes.sign(notes.Checkpoint(origin(signer.name, tenant), size, root).body(), signer)

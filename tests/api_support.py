@@ -3,7 +3,15 @@ a :class:`tests.helpers.World` (and of another tenant)."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
 
 from fastapi.testclient import TestClient
 
@@ -63,3 +71,26 @@ class ApiWorld(World):
 
 def api_world(ledger: CivicLedger) -> ApiWorld:
     return ApiWorld(ledger)
+
+
+@contextmanager
+def serving(asgi_app: Any, **config: Any) -> Iterator[int]:
+    """``asgi_app`` served by uvicorn in a thread on a free port of 127.0.0.1 (``config``:
+    more uvicorn settings, e.g. ``http=``); yields the port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="critical",
+                                           lifespan="off", **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+

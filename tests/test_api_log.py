@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import threading
-import time
 import uuid
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -24,7 +20,7 @@ from core import witness as witnessing
 from core.actors import Role
 from core.cli import app as cli
 from core.services import CivicLedger
-from tests.api_support import ApiWorld
+from tests.api_support import ApiWorld, serving
 from tests.helpers import TENANT, World, notification_count
 
 ORIGIN = f"{signing.DEFAULT_NAME}/{TENANT}"
@@ -356,20 +352,8 @@ def test_a_witness_online_cosigns_a_growing_log_and_refuses_a_forked_server(worl
 @pytest.fixture
 def served(world):
     """The application over the test's ledger, served by uvicorn on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(world.app), host="127.0.0.1", port=port, log_level="critical",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(world.app)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_the_witness_command_online_against_a_served_instance(world, served, log_key, tmp_path):

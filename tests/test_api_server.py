@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
-from api import server as serving
+from api import server as serving_module
+from tests.api_support import serving
 
-PROTOCOLS = [serving.NoDelayH11Protocol]
-if serving.HttpToolsProtocol is not None:
-    PROTOCOLS.append(serving.NoDelayHttpToolsProtocol)
+PROTOCOLS = [serving_module.NoDelayH11Protocol]
+if serving_module.HttpToolsProtocol is not None:
+    PROTOCOLS.append(serving_module.NoDelayHttpToolsProtocol)
 
 UNREADABLE = {
     "content-length-not-a-number": b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
@@ -36,20 +34,8 @@ async def app(scope, receive, send) -> None:  # the application is never reached
 
 @pytest.fixture(params=PROTOCOLS, ids=lambda p: p.__name__)
 def port(request) -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=free, http=request.param, log_level="critical", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield free
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, http=request.param) as free:
+        yield free
 
 
 def exchange(port: int, raw: bytes) -> bytes:
