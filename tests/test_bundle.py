@@ -151,7 +151,9 @@ def test_chains_checked_by_worker_processes_give_the_report_of_one_process(demo_
         changed[position] ^= 0x01
         target.write_bytes(bytes(changed))
         report = same(target)
-        assert not report.intact and report.problems[0].line == _line_of(data, position), position
+        assert not report.intact, position
+        if not _outside_the_lines_checks(data, position):  # those are located otherwise (see above)
+            assert report.problems[0].line == _line_of(data, position), position
 
     # records that belong elsewhere, in the part a worker reads: a rubric line again, a
     # manifest line, a seal line; and no line break at the end
